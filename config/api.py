@@ -1,0 +1,39 @@
+"""API-wide behaviour shared by every app's endpoints."""
+
+import logging
+from typing import Any
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Turn domain errors into clear responses and hide everything unexpected.
+
+    DRF's own exceptions (validation, authentication, throttling, 404) keep
+    their usual shape. A domain error becomes `{"detail": message}` with its
+    status, plus the field it concerns. Anything else is logged with its
+    traceback and answered with a generic 500, so no internal text reaches the
+    client.
+    """
+    if isinstance(exc, DomainError):
+        body: dict[str, Any] = {"detail": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.http_status)
+
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        return response
+
+    view = context.get("view")
+    logger.exception("Unhandled API error", extra={"view": type(view).__name__})
+    return Response(
+        {"detail": "Something went wrong on our side. Please try again later."},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,268 @@
+"""modelhub settings, read from the environment with embedded defaults.
+
+With nothing set, the platform runs on one machine with no server installed:
+SQLite, kombu's filesystem broker, the local-memory cache and local model
+instances. Setting DATABASE_URL, REDIS_URL and INSTANCE_BACKEND moves the same
+code onto PostgreSQL, Redis and a cluster. Every variable is listed, with its
+default, in `.env.example` and in the README.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_optional_str,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Where the embedded stack keeps its files: the SQLite database, the broker's
+# message folders and the logs of local model instances.
+DATA_DIR = Path(env_str("MODELHUB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+_secret_key = env_optional_str("DJANGO_SECRET_KEY")
+if _secret_key is None and not DEBUG:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+SECRET_KEY = _secret_key or "insecure-development-key-never-use-in-production"
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+)
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_celery_beat",
+    "django_celery_results",
+    "config.apps.PlatformConfig",
+    "accounts",
+    "models_registry",
+    "instances",
+    "workrequests",
+    "recommendations",
+    "scaling",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'modelhub.sqlite3'}")
+DATABASE_SCHEMA = env_optional_str("DATABASE_SCHEMA")
+
+_database = dj_database_url.parse(
+    DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)
+)
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker, beat, the agent and the command line all write to one file.
+    # WAL lets readers run beside the writer, IMMEDIATE transactions take the
+    # write lock up front (so two writers queue instead of failing on lock
+    # upgrade) and the busy timeout makes the queueing wait instead of raising
+    # "database is locked".
+    _database["CONN_MAX_AGE"] = 0
+    Path(_database["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _database["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+elif DATABASE_SCHEMA:
+    if _database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_SCHEMA only applies to PostgreSQL.")
+    _database.setdefault("OPTIONS", {})["options"] = f"-c search_path={DATABASE_SCHEMA}"
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, broker and tasks ----------------------------------------------
+
+REDIS_URL = env_optional_str("REDIS_URL")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "modelhub",
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    BROKER_DIR = DATA_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "messages"),
+        "data_folder_out": str(BROKER_DIR / "messages"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+        "polling_interval": env_float("BROKER_POLLING_INTERVAL", 0.1, minimum=0.01),
+    }
+
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = env_str("TIME_ZONE", "UTC")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Authentication -------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+# --- API ------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "modelhub API",
+    "DESCRIPTION": "Submit work requests to machine-learning models and fetch results.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Internationalisation and static files --------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Logging --------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"fields": {"()": "config.logging.FieldsFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "fields"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Models, instances and work requests ----------------------------------
+
+INSTANCE_BACKEND = env_choice("INSTANCE_BACKEND", "local", ("local",))
+
+# Defaults given to a new model; each model can override them in the admin.
+MODEL_DEFAULT_INPUT_LIMIT = env_int("MODEL_DEFAULT_INPUT_LIMIT", 1000, minimum=1)
+MODEL_DEFAULT_MIN_INSTANCES = env_int("MODEL_DEFAULT_MIN_INSTANCES", 0)
+MODEL_DEFAULT_MAX_INSTANCES = env_int("MODEL_DEFAULT_MAX_INSTANCES", 2, minimum=1)
+MODEL_DEFAULT_IDLE_TIMEOUT = env_int("MODEL_DEFAULT_IDLE_TIMEOUT", 300, minimum=1)
+MODEL_DEFAULT_SCHEDULE_TIMEOUT = env_int("MODEL_DEFAULT_SCHEDULE_TIMEOUT", 120, minimum=1)
+MODEL_DEFAULT_READY_TIMEOUT = env_int("MODEL_DEFAULT_READY_TIMEOUT", 300, minimum=1)
+MODEL_DEFAULT_JOB_TIMEOUT = env_int("MODEL_DEFAULT_JOB_TIMEOUT", 1800, minimum=1)
+
+# How inputs are read: a first row is a header only when it names one of these
+# columns; a line longer than the maximum, or holding control characters, is
+# rejected with the whole submission.
+INPUT_HEADER_NAMES = env_list("INPUT_HEADER_NAMES", ["smiles", "input"])
+INPUT_MAX_LENGTH = env_int("INPUT_MAX_LENGTH", 2000, minimum=1)
+INPUT_MAX_UPLOAD_BYTES = env_int("INPUT_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1)
+
+# How jobs run: inputs are sent in chunks; a chunk that fails on the network is
+# retried, and a request whose instance is lost is queued again, a bounded
+# number of times each.
+WORK_REQUEST_CHUNK_SIZE = env_int("WORK_REQUEST_CHUNK_SIZE", 100, minimum=1)
+WORK_REQUEST_CHUNK_RETRIES = env_int("WORK_REQUEST_CHUNK_RETRIES", 2)
+WORK_REQUEST_RETRIES = env_int("WORK_REQUEST_RETRIES", 1)
+WORK_REQUEST_STALL_TIMEOUT = env_int("WORK_REQUEST_STALL_TIMEOUT", 600, minimum=1)
+MODEL_HTTP_TIMEOUT = env_float("MODEL_HTTP_TIMEOUT", 5.0, minimum=0.1)
+MODEL_ASYNC_POLL_INTERVAL = env_float("MODEL_ASYNC_POLL_INTERVAL", 0.5, minimum=0.05)
+
+# Periodic ticks: they find every row that needs attention, so a lost wake-up
+# message only delays work.
+DISPATCH_TICK_SECONDS = env_int("DISPATCH_TICK_SECONDS", 10, minimum=1)
+RECONCILE_TICK_SECONDS = env_int("RECONCILE_TICK_SECONDS", 15, minimum=1)
+AUTOSCALE_TICK_SECONDS = env_int("AUTOSCALE_TICK_SECONDS", 30, minimum=1)
+
+# The local instance agent.
+AGENT_POLL_INTERVAL = env_float("AGENT_POLL_INTERVAL", 0.25, minimum=0.01)
+AGENT_SAMPLE_INTERVAL = env_float("AGENT_SAMPLE_INTERVAL", 1.0, minimum=0.05)
+AGENT_METRICS_FLUSH_INTERVAL = env_float("AGENT_METRICS_FLUSH_INTERVAL", 5.0, minimum=0.1)
+INSTANCE_LOG_DIR = DATA_DIR / "instances"
