@@ -266,3 +266,7 @@ AGENT_POLL_INTERVAL = env_float("AGENT_POLL_INTERVAL", 0.25, minimum=0.01)
 AGENT_SAMPLE_INTERVAL = env_float("AGENT_SAMPLE_INTERVAL", 1.0, minimum=0.05)
 AGENT_METRICS_FLUSH_INTERVAL = env_float("AGENT_METRICS_FLUSH_INTERVAL", 5.0, minimum=0.1)
 INSTANCE_LOG_DIR = DATA_DIR / "instances"
+
+# The task the instance controller enqueues when an instance becomes ready or
+# ends, so that waiting work requests move on without waiting for a tick.
+INSTANCES_CHANGED_TASK = "scaling.tasks.dispatch"
