@@ -18,7 +18,9 @@ class User(AbstractUser):
             models.UniqueConstraint(
                 Lower("email"),
                 name="accounts_user_email_unique_ci",
-                violation_error_message="A user with that email address already exists.",
+                violation_error_message=(
+                    "A user with that email address already exists."
+                ),
             ),
         ]
 

@@ -29,7 +29,7 @@ def is_admin(user: Any) -> bool:
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Page decorator: signed-out visitors go to login, others without the role get 403."""
+    """Page decorator: signed-out visitors log in; others without the role get 403."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -7,9 +7,11 @@ drops those fields; this one appends them as `key=value` pairs.
 
 import logging
 
-_STANDARD_ATTRIBUTES = set(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__
-) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class FieldsFormatter(logging.Formatter):

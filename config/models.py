@@ -1,1 +1,1 @@
-"""The platform app holds no tables; this module makes Django send it migrate signals."""
+"""The platform app has no tables; this module makes Django send it migrate signals."""

@@ -32,14 +32,18 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 
 _secret_key = env_optional_str("DJANGO_SECRET_KEY")
 if _secret_key is None and not DEBUG:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off."
+    )
 SECRET_KEY = _secret_key or "insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
 )
 if not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off.")
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS must be set when DJANGO_DEBUG is off."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -164,11 +168,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Authentication -------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+_VALIDATORS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": f"{_VALIDATORS}.UserAttributeSimilarityValidator"},
+    {"NAME": f"{_VALIDATORS}.MinimumLengthValidator"},
+    {"NAME": f"{_VALIDATORS}.CommonPasswordValidator"},
+    {"NAME": f"{_VALIDATORS}.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
 
@@ -234,7 +239,9 @@ MODEL_DEFAULT_INPUT_LIMIT = env_int("MODEL_DEFAULT_INPUT_LIMIT", 1000, minimum=1
 MODEL_DEFAULT_MIN_INSTANCES = env_int("MODEL_DEFAULT_MIN_INSTANCES", 0)
 MODEL_DEFAULT_MAX_INSTANCES = env_int("MODEL_DEFAULT_MAX_INSTANCES", 2, minimum=1)
 MODEL_DEFAULT_IDLE_TIMEOUT = env_int("MODEL_DEFAULT_IDLE_TIMEOUT", 300, minimum=1)
-MODEL_DEFAULT_SCHEDULE_TIMEOUT = env_int("MODEL_DEFAULT_SCHEDULE_TIMEOUT", 120, minimum=1)
+MODEL_DEFAULT_SCHEDULE_TIMEOUT = env_int(
+    "MODEL_DEFAULT_SCHEDULE_TIMEOUT", 120, minimum=1
+)
 MODEL_DEFAULT_READY_TIMEOUT = env_int("MODEL_DEFAULT_READY_TIMEOUT", 300, minimum=1)
 MODEL_DEFAULT_JOB_TIMEOUT = env_int("MODEL_DEFAULT_JOB_TIMEOUT", 1800, minimum=1)
 
@@ -264,9 +271,23 @@ AUTOSCALE_TICK_SECONDS = env_int("AUTOSCALE_TICK_SECONDS", 30, minimum=1)
 # The local instance agent.
 AGENT_POLL_INTERVAL = env_float("AGENT_POLL_INTERVAL", 0.25, minimum=0.01)
 AGENT_SAMPLE_INTERVAL = env_float("AGENT_SAMPLE_INTERVAL", 1.0, minimum=0.05)
-AGENT_METRICS_FLUSH_INTERVAL = env_float("AGENT_METRICS_FLUSH_INTERVAL", 5.0, minimum=0.1)
+AGENT_METRICS_FLUSH_INTERVAL = env_float(
+    "AGENT_METRICS_FLUSH_INTERVAL", 5.0, minimum=0.1
+)
 INSTANCE_LOG_DIR = DATA_DIR / "instances"
 
-# The task the instance controller enqueues when an instance becomes ready or
-# ends, so that waiting work requests move on without waiting for a tick.
-INSTANCES_CHANGED_TASK = "scaling.tasks.dispatch"
+# The dispatcher's task, enqueued by name (the apps below it cannot import
+# it) when a request is submitted or queued again, and by the instance
+# controller when an instance becomes ready or ends, so waiting work moves on
+# without waiting for a tick.
+DISPATCH_TASK = "scaling.tasks.dispatch"
+INSTANCES_CHANGED_TASK = DISPATCH_TASK
+
+# A submission must not hang when the broker is down: the request is saved,
+# and the next periodic tick dispatches it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}

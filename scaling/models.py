@@ -22,7 +22,9 @@ class ScalingDecision(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["model", "created_at"], name="decision_model_time")]
+        indexes = [
+            models.Index(fields=["model", "created_at"], name="decision_model_time")
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.model_id}"

@@ -86,10 +86,13 @@ class WorkRequest(models.Model):
         indexes = [
             models.Index(fields=["status", "submitted_at"], name="wr_status_submitted"),
             models.Index(
-                fields=["model", "status", "submitted_at"], name="wr_model_status_submitted"
+                fields=["model", "status", "submitted_at"],
+                name="wr_model_status_submitted",
             ),
             models.Index(fields=["user", "submitted_at"], name="wr_user_submitted"),
-            models.Index(fields=["anonymous", "submitted_at"], name="wr_anon_submitted"),
+            models.Index(
+                fields=["anonymous", "submitted_at"], name="wr_anon_submitted"
+            ),
             models.Index(fields=["submitted_at"], name="wr_submitted"),
         ]
 
@@ -119,6 +122,9 @@ class WorkRequestInputs(models.Model):
         verbose_name = "work request inputs"
         verbose_name_plural = "work request inputs"
 
+    def __str__(self) -> str:
+        return f"inputs of work request {self.work_request_id}"
+
 
 class ResultChunk(models.Model):
     """Results for some of a request's inputs, by their position in the list.
@@ -143,3 +149,6 @@ class ResultChunk(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["work_request"], name="chunk_work_request")]
+
+    def __str__(self) -> str:
+        return f"{self.source} results of work request {self.work_request_id}"

@@ -6,28 +6,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('instances', '0001_initial'),
-        ('models_registry', '0001_initial'),
+        ("instances", "0001_initial"),
+        ("models_registry", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScalingDecision',
+            name="ScalingDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('START', 'Start'), ('STOP', 'Stop')], max_length=5)),
-                ('reason', models.CharField(max_length=255)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instance', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='instances.modelinstance')),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='models_registry.model')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("START", "Start"), ("STOP", "Stop")], max_length=5
+                    ),
+                ),
+                ("reason", models.CharField(max_length=255)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="instances.modelinstance",
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="models_registry.model",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['model', 'created_at'], name='decision_model_time')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["model", "created_at"], name="decision_model_time"
+                    )
+                ],
             },
         ),
     ]

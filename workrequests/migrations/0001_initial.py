@@ -2,102 +2,211 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import workrequests.models
 from django.conf import settings
 from django.db import migrations, models
 
+import workrequests.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('instances', '0001_initial'),
-        ('models_registry', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("instances", "0001_initial"),
+        ("models_registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkRequest',
+            name="WorkRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('QUEUED', 'Queued'), ('SCHEDULING', 'Scheduling'), ('PROCESSING', 'Processing'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed'), ('CANCELLED', 'Cancelled')], default='QUEUED', max_length=10)),
-                ('reason', models.TextField(blank=True)),
-                ('input_count', models.PositiveIntegerField()),
-                ('done_count', models.PositiveIntegerField(default=0)),
-                ('cached_count', models.PositiveIntegerField(default=0)),
-                ('cache_opt_in', models.BooleanField(default=False)),
-                ('model_version', models.CharField(blank=True, max_length=128)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('submitted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True)),
-                ('instance_ready_at', models.DateTimeField(blank=True, null=True)),
-                ('processing_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('deadline_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('anonymous', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='work_requests', to='accounts.anonymousidentity')),
-                ('instance', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='instances.modelinstance')),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='models_registry.model')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='work_requests', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("QUEUED", "Queued"),
+                            ("SCHEDULING", "Scheduling"),
+                            ("PROCESSING", "Processing"),
+                            ("COMPLETED", "Completed"),
+                            ("FAILED", "Failed"),
+                            ("CANCELLED", "Cancelled"),
+                        ],
+                        default="QUEUED",
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("input_count", models.PositiveIntegerField()),
+                ("done_count", models.PositiveIntegerField(default=0)),
+                ("cached_count", models.PositiveIntegerField(default=0)),
+                ("cache_opt_in", models.BooleanField(default=False)),
+                ("model_version", models.CharField(blank=True, max_length=128)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "submitted_at",
+                    models.DateTimeField(default=django.utils.timezone.now),
+                ),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True)),
+                ("instance_ready_at", models.DateTimeField(blank=True, null=True)),
+                ("processing_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("deadline_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "anonymous",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="work_requests",
+                        to="accounts.anonymousidentity",
+                    ),
+                ),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="instances.modelinstance",
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="models_registry.model",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="work_requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-submitted_at', '-id'],
+                "ordering": ["-submitted_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WorkRequestInputs',
+            name="WorkRequestInputs",
             fields=[
-                ('work_request', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='payload', serialize=False, to='workrequests.workrequest')),
-                ('inputs', models.JSONField(default=workrequests.models._empty_list)),
+                (
+                    "work_request",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="payload",
+                        serialize=False,
+                        to="workrequests.workrequest",
+                    ),
+                ),
+                ("inputs", models.JSONField(default=workrequests.models._empty_list)),
             ],
             options={
-                'verbose_name': 'work request inputs',
-                'verbose_name_plural': 'work request inputs',
+                "verbose_name": "work request inputs",
+                "verbose_name_plural": "work request inputs",
             },
         ),
         migrations.CreateModel(
-            name='ResultChunk',
+            name="ResultChunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('MODEL', 'Model'), ('CACHE', 'Result cache')], max_length=5)),
-                ('positions', models.JSONField(default=workrequests.models._empty_list)),
-                ('records', models.JSONField(default=workrequests.models._empty_list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('work_request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='result_chunks', to='workrequests.workrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("MODEL", "Model"), ("CACHE", "Result cache")],
+                        max_length=5,
+                    ),
+                ),
+                (
+                    "positions",
+                    models.JSONField(default=workrequests.models._empty_list),
+                ),
+                ("records", models.JSONField(default=workrequests.models._empty_list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "work_request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="result_chunks",
+                        to="workrequests.workrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='workrequest',
-            index=models.Index(fields=['status', 'submitted_at'], name='wr_status_submitted'),
+            model_name="workrequest",
+            index=models.Index(
+                fields=["status", "submitted_at"], name="wr_status_submitted"
+            ),
         ),
         migrations.AddIndex(
-            model_name='workrequest',
-            index=models.Index(fields=['model', 'status', 'submitted_at'], name='wr_model_status_submitted'),
+            model_name="workrequest",
+            index=models.Index(
+                fields=["model", "status", "submitted_at"],
+                name="wr_model_status_submitted",
+            ),
         ),
         migrations.AddIndex(
-            model_name='workrequest',
-            index=models.Index(fields=['user', 'submitted_at'], name='wr_user_submitted'),
+            model_name="workrequest",
+            index=models.Index(
+                fields=["user", "submitted_at"], name="wr_user_submitted"
+            ),
         ),
         migrations.AddIndex(
-            model_name='workrequest',
-            index=models.Index(fields=['anonymous', 'submitted_at'], name='wr_anon_submitted'),
+            model_name="workrequest",
+            index=models.Index(
+                fields=["anonymous", "submitted_at"], name="wr_anon_submitted"
+            ),
         ),
         migrations.AddIndex(
-            model_name='workrequest',
-            index=models.Index(fields=['submitted_at'], name='wr_submitted'),
+            model_name="workrequest",
+            index=models.Index(fields=["submitted_at"], name="wr_submitted"),
         ),
         migrations.AddConstraint(
-            model_name='workrequest',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('anonymous__isnull', True), ('user__isnull', False)), models.Q(('anonymous__isnull', False), ('user__isnull', True)), _connector='OR'), name='workrequest_exactly_one_owner', violation_error_message='A work request has exactly one owner.'),
+            model_name="workrequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("anonymous__isnull", True), ("user__isnull", False)),
+                    models.Q(("anonymous__isnull", False), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="workrequest_exactly_one_owner",
+                violation_error_message="A work request has exactly one owner.",
+            ),
         ),
         migrations.AddIndex(
-            model_name='resultchunk',
-            index=models.Index(fields=['work_request'], name='chunk_work_request'),
+            model_name="resultchunk",
+            index=models.Index(fields=["work_request"], name="chunk_work_request"),
         ),
     ]

@@ -1,0 +1,426 @@
+"""Writes to work requests: submit, cancel, run on an instance, finish.
+
+A request moves `QUEUED → SCHEDULING → PROCESSING → COMPLETED`, or ends
+`FAILED` (with a reason written for the person who asked) or `CANCELLED`.
+Every move is a conditional update from the status that was read, so two
+processes acting on the same request at once cannot both win.
+"""
+
+import logging
+import math
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.identity import Owner
+from config.errors import ConflictError, DomainError
+from instances.client import ModelCallError, ModelClient, ModelTimedOut
+from instances.models import InstanceEvent, ModelInstance
+from instances.services import instance_record_event, instance_release, instance_stop
+from models_registry.models import Model
+from workrequests.models import ResultChunk, WorkRequest, WorkRequestInputs
+from workrequests.parsing import ParsedInputs, decode_upload, parse_list, parse_text
+from workrequests.results import done_positions
+
+logger = logging.getLogger(__name__)
+
+Status = WorkRequest.Status
+
+
+class WorkRequestError(DomainError):
+    pass
+
+
+class WorkRequestConflict(ConflictError):
+    pass
+
+
+# --- Submission -----------------------------------------------------------
+
+
+def model_for_submission(model_id: Any) -> Model:
+    """The model a submission names, if it exists and is enabled."""
+    if not isinstance(model_id, str) or not model_id:
+        raise WorkRequestError("Choose a model.", field="model")
+    model = Model.objects.filter(pk=model_id).first()
+    if model is None:
+        raise WorkRequestError(f"There is no model called {model_id!r}.", field="model")
+    if not model.enabled:
+        raise WorkRequestError(
+            f"The model {model_id!r} is not available at the moment.", field="model"
+        )
+    return model
+
+
+def parse_submission(
+    *,
+    model: Model,
+    inputs: list[object] | None = None,
+    text: str | None = None,
+    upload: bytes | None = None,
+) -> ParsedInputs:
+    """Read inputs from exactly one of a list, pasted text or a file's bytes."""
+    given = [source for source in (inputs, text, upload) if source is not None]
+    if len(given) != 1:
+        raise WorkRequestError(
+            "Give the inputs one way: a list, pasted text or a file.", field="inputs"
+        )
+
+    if inputs is not None:
+        if not isinstance(inputs, list):
+            raise WorkRequestError("Inputs must be a list of strings.", field="inputs")
+        return parse_list(inputs, limit=model.input_limit)
+    if upload is not None:
+        if len(upload) > settings.INPUT_MAX_UPLOAD_BYTES:
+            raise WorkRequestError(
+                f"The file is larger than {settings.INPUT_MAX_UPLOAD_BYTES} bytes.",
+                field="file",
+            )
+        decoded, error = decode_upload(upload)
+        if error is not None:
+            raise WorkRequestError(str(error), field="file")
+        text = decoded
+    assert text is not None
+    return parse_text(text, limit=model.input_limit)
+
+
+def work_request_submit(
+    *,
+    owner: Owner,
+    model_id: Any,
+    inputs: list[object] | None = None,
+    text: str | None = None,
+    upload: bytes | None = None,
+    cache_opt_in: bool = False,
+) -> WorkRequest:
+    """Validate and queue a request; the dispatcher is woken once it is saved.
+
+    Nothing is written unless every input is acceptable.
+    """
+    model = model_for_submission(model_id)
+    parsed = parse_submission(model=model, inputs=inputs, text=text, upload=upload)
+    if not parsed.is_valid:
+        field = "file" if upload is not None else "inputs"
+        raise WorkRequestError(parsed.error_summary(), field=field)
+    if cache_opt_in and not owner.is_registered:
+        raise WorkRequestError(
+            "Only registered users can share their results with the cache.",
+            field="cache_opt_in",
+        )
+
+    with transaction.atomic():
+        work_request = WorkRequest.objects.create(
+            **owner.as_filter(),
+            model=model,
+            input_count=len(parsed.inputs),
+            cache_opt_in=cache_opt_in,
+            model_version=model.cache_version,
+        )
+        WorkRequestInputs.objects.create(
+            work_request=work_request, inputs=parsed.inputs
+        )
+        transaction.on_commit(_wake_dispatcher, robust=True)
+
+    logger.info(
+        "Work request submitted",
+        extra={
+            "work_request": work_request.pk,
+            "model": model.id,
+            "inputs": len(parsed.inputs),
+        },
+    )
+    return work_request
+
+
+def _wake_dispatcher() -> None:
+    current_app.send_task(settings.DISPATCH_TASK)
+
+
+def work_request_cancel(*, work_request: WorkRequest) -> WorkRequest:
+    """Cancel a request that has not ended; its instance is given back."""
+    now = timezone.now()
+    cancelled = WorkRequest.objects.filter(
+        pk=work_request.pk, status__in=WorkRequest.ACTIVE_STATUSES
+    ).update(status=Status.CANCELLED, reason="Cancelled by its owner.", finished_at=now)
+    work_request.refresh_from_db()
+    if not cancelled:
+        raise WorkRequestConflict(
+            f"This request has already ended ({work_request.get_status_display()})."
+        )
+
+    if work_request.instance_id:
+        _give_back_instance(work_request, ran_job=False)
+    logger.info("Work request cancelled", extra={"work_request": work_request.pk})
+    return work_request
+
+
+# --- Running on an instance -----------------------------------------------
+
+
+def lease_key(work_request: WorkRequest) -> str:
+    return f"work-request:{work_request.pk}"
+
+
+def work_request_run(*, work_request_id: int) -> None:
+    """Run a scheduled request on its ready instance, chunk by chunk.
+
+    Does nothing unless the request is SCHEDULING on a READY instance, so
+    running it twice at once, or late, is harmless. Inputs that already have
+    results (from the cache, or from an attempt cut short) are not sent again.
+    """
+    work_request = (
+        WorkRequest.objects.select_related("model", "instance")
+        .filter(pk=work_request_id)
+        .first()
+    )
+    if work_request is None or work_request.status != Status.SCHEDULING:
+        return
+    instance = work_request.instance
+    if instance is None or instance.state != ModelInstance.State.READY:
+        return
+
+    model = work_request.model
+    now = timezone.now()
+    deadline = now + timedelta(seconds=model.job_timeout)
+    started = WorkRequest.objects.filter(
+        pk=work_request.pk, status=Status.SCHEDULING, instance=instance
+    ).update(
+        status=Status.PROCESSING,
+        processing_at=now,
+        instance_ready_at=instance.ready_at or now,
+        heartbeat_at=now,
+        deadline_at=deadline,
+    )
+    if not started:
+        return
+    work_request.refresh_from_db()
+
+    inputs = WorkRequestInputs.objects.get(work_request=work_request).inputs
+    done = done_positions(work_request)
+    pending = [position for position in range(len(inputs)) if position not in done]
+    instance_record_event(
+        instance=instance,
+        kind=InstanceEvent.Kind.JOB_SUBMITTED,
+        correlation=lease_key(work_request),
+        details={"inputs": len(pending)},
+    )
+
+    try:
+        _run_chunks(work_request, instance, inputs, pending, deadline)
+    except ModelCallError as error:
+        _fail_job(work_request, instance, error)
+        return
+
+    work_request_complete(work_request=work_request)
+
+
+def _run_chunks(
+    work_request: WorkRequest,
+    instance: ModelInstance,
+    inputs: list[str],
+    pending: list[int],
+    deadline: datetime,
+) -> None:
+    model = work_request.model
+    client = ModelClient(instance.endpoint, timeout=settings.MODEL_HTTP_TIMEOUT)
+    size = settings.WORK_REQUEST_CHUNK_SIZE
+
+    for start in range(0, len(pending), size):
+        positions = pending[start : start + size]
+        records = _call_with_retries(
+            client, model, instance, [inputs[p] for p in positions], deadline
+        )
+        if not _store_chunk(work_request, positions, records):
+            return
+
+
+def _call_with_retries(
+    client: ModelClient,
+    model: Model,
+    instance: ModelInstance,
+    chunk: list[str],
+    deadline: datetime,
+) -> list[dict[str, Any]]:
+    attempt = 0
+    while True:
+        remaining = (deadline - timezone.now()).total_seconds()
+        if remaining <= 0:
+            raise ModelTimedOut(f"The job did not finish within {model.job_timeout} s.")
+        try:
+            if model.execution_mode == Model.ExecutionMode.ASYNC:
+                return client.run_job(
+                    chunk,
+                    timeout=remaining,
+                    poll_interval=settings.MODEL_ASYNC_POLL_INTERVAL,
+                )
+            return client.run(chunk, timeout=remaining)
+        except ModelCallError as error:
+            attempt += 1
+            if not error.transient or attempt > settings.WORK_REQUEST_CHUNK_RETRIES:
+                raise
+            instance.refresh_from_db(fields=["state"])
+            if instance.state != ModelInstance.State.READY:
+                raise
+            time.sleep(min(2.0, 0.25 * 2**attempt))
+
+
+def _store_chunk(
+    work_request: WorkRequest, positions: list[int], records: list[dict[str, Any]]
+) -> bool:
+    """Keep a chunk's results; False when the request stopped processing."""
+    with transaction.atomic():
+        advanced = WorkRequest.objects.filter(
+            pk=work_request.pk, status=Status.PROCESSING
+        ).update(
+            done_count=F("done_count") + len(positions), heartbeat_at=timezone.now()
+        )
+        if not advanced:
+            return False
+        ResultChunk.objects.create(
+            work_request=work_request,
+            source=ResultChunk.Source.MODEL,
+            positions=positions,
+            records=[_storable(record) for record in records],
+        )
+    return True
+
+
+def _storable(record: dict[str, Any]) -> dict[str, Any]:
+    # JSON has no NaN or infinity; a model that computes one gets an empty value.
+    return {
+        str(key): None
+        if isinstance(value, float) and not math.isfinite(value)
+        else value
+        for key, value in record.items()
+    }
+
+
+def work_request_complete(*, work_request: WorkRequest) -> bool:
+    """Mark a request whose every input has a result COMPLETED."""
+    now = timezone.now()
+    version = work_request.model_version
+    if work_request.instance_id:
+        instance = ModelInstance.objects.get(pk=work_request.instance_id)
+        version = instance.model_version or version
+    completed = WorkRequest.objects.filter(
+        pk=work_request.pk, status__in=WorkRequest.ACTIVE_STATUSES
+    ).update(
+        status=Status.COMPLETED,
+        done_count=F("input_count"),
+        finished_at=now,
+        deadline_at=None,
+        model_version=version,
+        reason="",
+    )
+    work_request.refresh_from_db()
+    if work_request.instance_id:
+        _give_back_instance(work_request, ran_job=True)
+    if completed:
+        logger.info("Work request completed", extra={"work_request": work_request.pk})
+    return bool(completed)
+
+
+def _fail_job(
+    work_request: WorkRequest, instance: ModelInstance, error: ModelCallError
+) -> None:
+    instance.refresh_from_db()
+    instance_record_event(
+        instance=instance,
+        kind=InstanceEvent.Kind.JOB_FAILED,
+        message=str(error),
+        correlation=lease_key(work_request),
+    )
+    if instance.state in ModelInstance.TERMINAL_STATES:
+        work_request_requeue_or_fail(
+            work_request=work_request, reason=instance_loss_reason(instance)
+        )
+        return
+    if isinstance(error, ModelTimedOut):
+        instance_stop(instance=instance, message="The job ran past its deadline.")
+    work_request_fail(work_request=work_request, reason=str(error))
+
+
+def work_request_fail(*, work_request: WorkRequest, reason: str) -> bool:
+    failed = WorkRequest.objects.filter(
+        pk=work_request.pk, status__in=WorkRequest.ACTIVE_STATUSES
+    ).update(
+        status=Status.FAILED,
+        reason=reason,
+        finished_at=timezone.now(),
+        deadline_at=None,
+    )
+    work_request.refresh_from_db()
+    if work_request.instance_id:
+        _give_back_instance(work_request, ran_job=False)
+    if failed:
+        logger.info("Work request failed", extra={"work_request": work_request.pk})
+    return bool(failed)
+
+
+def work_request_requeue_or_fail(*, work_request: WorkRequest, reason: str) -> None:
+    """Queue a request again after losing its instance, a bounded number of times.
+
+    Results already stored are kept: the next attempt only sends the inputs
+    that have none.
+    """
+    if work_request.attempts >= settings.WORK_REQUEST_RETRIES:
+        work_request_fail(work_request=work_request, reason=reason)
+        return
+
+    previous = work_request.instance_id
+    requeued = WorkRequest.objects.filter(
+        pk=work_request.pk, status__in=(Status.SCHEDULING, Status.PROCESSING)
+    ).update(
+        status=Status.QUEUED,
+        reason=f"Queued again: {reason}",
+        attempts=F("attempts") + 1,
+        instance=None,
+        deadline_at=None,
+        heartbeat_at=None,
+    )
+    if requeued and previous:
+        instance_release(
+            instance_id=previous, lease_key=lease_key(work_request), ran_job=False
+        )
+    work_request.refresh_from_db()
+    if requeued:
+        logger.info(
+            "Work request queued again", extra={"work_request": work_request.pk}
+        )
+        transaction.on_commit(_wake_dispatcher, robust=True)
+
+
+def _give_back_instance(work_request: WorkRequest, *, ran_job: bool) -> None:
+    assert work_request.instance_id is not None
+    instance_release(
+        instance_id=work_request.instance_id,
+        lease_key=lease_key(work_request),
+        ran_job=ran_job,
+    )
+
+
+def instance_loss_reason(instance: ModelInstance) -> str:
+    """Why a request lost its instance, in words for the person who asked."""
+    reasons = ModelInstance.TerminationReason
+    if instance.termination_reason == reasons.OOM_KILLED:
+        limit = instance.allocation.get("limits", {}).get("memory", "?")
+        return f"The model ran out of memory (its limit is {limit})."
+    if instance.termination_reason == reasons.READY_TIMEOUT:
+        return (
+            "The model instance did not become ready within "
+            f"{instance.model.ready_timeout} s."
+        )
+    if instance.termination_reason == reasons.SCHEDULE_TIMEOUT:
+        timeout = instance.model.schedule_timeout
+        return f"No model instance could be started within {timeout} s."
+    if instance.termination_reason == reasons.FAILED_TO_START:
+        return "The model instance could not be started."
+    if instance.termination_reason in (reasons.REQUESTED, reasons.IDLE):
+        return "The model instance was stopped."
+    return "The model instance stopped unexpectedly."

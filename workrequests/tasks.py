@@ -1,0 +1,10 @@
+"""Celery adapters for work requests."""
+
+from celery import shared_task
+
+from workrequests.services import work_request_run
+
+
+@shared_task(name="workrequests.tasks.run_work_request")
+def run_work_request(work_request_id: int) -> None:
+    work_request_run(work_request_id=work_request_id)
