@@ -25,7 +25,9 @@ def _unreachable_services() -> list[str]:
             port=database["PORT"] or 5432,
             user=database["USER"],
             password=database["PASSWORD"] or None,
-            dbname=database["NAME"],
+            # The suite creates its own database; the server's maintenance
+            # database tells whether the server is up.
+            dbname="postgres",
             connect_timeout=3,
         ).close()
     except psycopg.Error as error:

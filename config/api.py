@@ -4,12 +4,21 @@ import logging
 from typing import Any
 
 from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+
+class PagePagination(PageNumberPagination):
+    """Numbered pages of 50 by default; `page_size` asks for up to 200."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -185,8 +185,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "config.api.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
@@ -229,6 +228,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "fields"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- Recommendations ------------------------------------------------------
+
+# A model is profiled from its newest finished instances, at most the limit;
+# with fewer than the minimum it gets "not enough data". The largest CPU and
+# memory allocations (Kubernetes quantities such as "8" or "32Gi", unset for
+# no cap) hold recommendations under what a node can give. A run whose
+# worker stopped sending heartbeats for the timeout (seconds) no longer
+# blocks the next one.
+RECOMMENDATIONS_MIN_INSTANCES = env_int("RECOMMENDATIONS_MIN_INSTANCES", 3, minimum=1)
+RECOMMENDATIONS_INSTANCE_LIMIT = env_int(
+    "RECOMMENDATIONS_INSTANCE_LIMIT", 100, minimum=1
+)
+RECOMMENDATIONS_MAX_CPU = env_optional_str("RECOMMENDATIONS_MAX_CPU")
+RECOMMENDATIONS_MAX_MEMORY = env_optional_str("RECOMMENDATIONS_MAX_MEMORY")
+RECOMMENDATIONS_RUN_TIMEOUT = env_int("RECOMMENDATIONS_RUN_TIMEOUT", 900, minimum=10)
 
 # --- Models, instances and work requests ----------------------------------
 
