@@ -144,6 +144,9 @@ class ResultChunk(models.Model):
     source = models.CharField(max_length=5, choices=Source.choices)
     positions = models.JSONField(default=_empty_list)
     records = models.JSONField(default=_empty_list)
+    duration_ms = models.PositiveIntegerField(
+        default=0, help_text="How long the model took to answer this chunk."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -233,10 +233,12 @@ def _run_chunks(
 
     for start in range(0, len(pending), size):
         positions = pending[start : start + size]
+        started = time.monotonic()
         records = _call_with_retries(
             client, model, instance, [inputs[p] for p in positions], deadline
         )
-        if not _store_chunk(work_request, positions, records):
+        duration_ms = round((time.monotonic() - started) * 1000)
+        if not _store_chunk(work_request, positions, records, duration_ms):
             return
 
 
@@ -271,7 +273,10 @@ def _call_with_retries(
 
 
 def _store_chunk(
-    work_request: WorkRequest, positions: list[int], records: list[dict[str, Any]]
+    work_request: WorkRequest,
+    positions: list[int],
+    records: list[dict[str, Any]],
+    duration_ms: int,
 ) -> bool:
     """Keep a chunk's results; False when the request stopped processing."""
     with transaction.atomic():
@@ -287,6 +292,7 @@ def _store_chunk(
             source=ResultChunk.Source.MODEL,
             positions=positions,
             records=[_storable(record) for record in records],
+            duration_ms=duration_ms,
         )
     return True
 
