@@ -135,7 +135,9 @@ class Model(models.Model):
             models.CheckConstraint(
                 condition=models.Q(min_instances__lte=models.F("max_instances")),
                 name="models_registry_model_min_le_max_instances",
-                violation_error_message="Minimum instances cannot exceed maximum instances.",
+                violation_error_message=(
+                    "Minimum instances cannot exceed maximum instances."
+                ),
             ),
         ]
 

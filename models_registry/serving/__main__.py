@@ -1,0 +1,5 @@
+import sys
+
+from models_registry.serving.server import main
+
+sys.exit(main())
