@@ -4,6 +4,11 @@ import os
 
 import pytest
 
+# Selenium must never look for drivers or report usage over the network: the
+# browser tests use Debian's chromium and chromedriver, found by path.
+os.environ.setdefault("SE_AVOID_STATS", "true")
+os.environ.setdefault("SE_OFFLINE", "true")
+
 START_HINTS = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
     "Redis": 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" '

@@ -41,13 +41,30 @@ _RECORDS = {"orient": "records"}
 
 
 class ModelClient:
+    """Calls to one instance, over one kept-alive connection.
+
+    Use it as a context manager, or call `close`, so the connection is not
+    left open; setting up a new connection per call costs more than a small
+    model takes to answer.
+    """
+
     def __init__(self, endpoint: str, *, timeout: float) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
+        self._http = httpx.Client(timeout=timeout)
+
+    def __enter__(self) -> "ModelClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
 
     def healthy(self) -> bool:
         try:
-            response = httpx.get(f"{self.endpoint}/healthz", timeout=self.timeout)
+            response = self._http.get(f"{self.endpoint}/healthz")
         except httpx.HTTPError:
             return False
         return response.is_success
@@ -68,7 +85,9 @@ class ModelClient:
 
     def run(self, inputs: list[str], *, timeout: float) -> list[dict[str, Any]]:
         """Run a synchronous model on `inputs` in one call."""
-        records = self._call("POST", "/run", json=inputs, params=_RECORDS, timeout=timeout)
+        records = self._call(
+            "POST", "/run", json=inputs, params=_RECORDS, timeout=timeout
+        )
         return _checked_records(records, len(inputs))
 
     def run_job(
@@ -91,7 +110,9 @@ class ModelClient:
             if state == "failed":
                 raise ModelFailed("The model reported that the job failed.")
             if state != "pending":
-                raise ModelProtocolError(f"The model reported an unknown job status {state!r}.")
+                raise ModelProtocolError(
+                    f"The model reported an unknown job status {state!r}."
+                )
             if time.monotonic() + poll_interval > deadline:
                 raise ModelTimedOut(f"The job did not finish within {timeout:.0f} s.")
             time.sleep(poll_interval)
@@ -101,22 +122,28 @@ class ModelClient:
 
     def _call(self, method: str, path: str, *, timeout: float, **kwargs: Any) -> Any:
         try:
-            response = httpx.request(
+            response = self._http.request(
                 method, f"{self.endpoint}{path}", timeout=timeout, **kwargs
             )
         except httpx.TimeoutException:
-            raise ModelTimedOut(f"The model did not answer {path} within {timeout:.0f} s.")
+            raise ModelTimedOut(
+                f"The model did not answer {path} within {timeout:.0f} s."
+            )
         except httpx.TransportError:
             raise ModelUnreachable("The model instance could not be reached.")
 
         if response.status_code >= 500:
             raise ModelFailed(f"The model failed (HTTP {response.status_code}).")
         if not response.is_success:
-            raise ModelFailed(f"The model refused the call (HTTP {response.status_code}).")
+            raise ModelFailed(
+                f"The model refused the call (HTTP {response.status_code})."
+            )
         try:
             return response.json()
         except ValueError:
-            raise ModelProtocolError("The model answered with something other than JSON.")
+            raise ModelProtocolError(
+                "The model answered with something other than JSON."
+            )
 
 
 def _checked_records(records: Any, expected: int) -> list[dict[str, Any]]:

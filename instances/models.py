@@ -40,6 +40,7 @@ class ModelInstance(models.Model):
         SCHEDULE_TIMEOUT = "ScheduleTimeout", "Was not started in time"
         READY_TIMEOUT = "ReadyTimeout", "Did not become ready in time"
         LOST = "Lost", "Lost track of by its backend"
+        AGENT_SHUTDOWN = "AgentShutdown", "Stopped because its agent shut down"
 
     ACTIVE_STATES = (State.REQUESTED, State.STARTING, State.READY, State.STOPPING)
     TERMINAL_STATES = (State.STOPPED, State.FAILED)
@@ -149,7 +150,9 @@ class InstanceEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     message = models.TextField(blank=True)
     correlation = models.CharField(
-        max_length=100, blank=True, help_text="What the event concerns, such as a lease."
+        max_length=100,
+        blank=True,
+        help_text="What the event concerns, such as a lease.",
     )
     details = models.JSONField(default=_empty_dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -196,7 +199,9 @@ class InstanceMetrics(models.Model):
     class Meta:
         verbose_name_plural = "instance metrics"
         indexes = [
-            models.Index(fields=["model", "final", "ended_at"], name="metrics_model_final"),
+            models.Index(
+                fields=["model", "final", "ended_at"], name="metrics_model_final"
+            ),
         ]
 
     def __str__(self) -> str:

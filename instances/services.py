@@ -6,11 +6,12 @@ controller (`instances.controller`) starts and stops the real thing.
 
 import logging
 import secrets
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from instances.models import InstanceEvent, ModelInstance
@@ -69,7 +70,9 @@ def instance_request(*, model: Model, lease_key: str = "") -> ModelInstance:
         correlation=lease_key,
         details={"image": instance.image, "allocation": instance.allocation},
     )
-    logger.info("Instance requested", extra={"instance": instance.name, "model": model.id})
+    logger.info(
+        "Instance requested", extra={"instance": instance.name, "model": model.id}
+    )
     return instance
 
 
@@ -90,12 +93,19 @@ def instance_lease_idle(*, model: Model, lease_key: str) -> ModelInstance | None
         .values_list("pk", flat=True)[:5]
     )
     for pk in candidates:
+        # The stop check is repeated here: a stop requested after the
+        # candidates were read must not be handed a job.
         leased = ModelInstance.objects.filter(
-            pk=pk, state=State.READY, lease_key=""
+            pk=pk,
+            state=State.READY,
+            desired_state=ModelInstance.DesiredState.RUNNING,
+            lease_key="",
         ).update(lease_key=lease_key, leased_at=timezone.now())
         if leased:
             instance = ModelInstance.objects.get(pk=pk)
-            instance_record_event(instance=instance, kind=Kind.LEASED, correlation=lease_key)
+            instance_record_event(
+                instance=instance, kind=Kind.LEASED, correlation=lease_key
+            )
             return instance
     return None
 
@@ -111,7 +121,9 @@ def instance_release(*, instance_id: int, lease_key: str, ran_job: bool) -> None
     )
     if released:
         instance = ModelInstance.objects.get(pk=instance_id)
-        instance_record_event(instance=instance, kind=Kind.RELEASED, correlation=lease_key)
+        instance_record_event(
+            instance=instance, kind=Kind.RELEASED, correlation=lease_key
+        )
 
 
 def instance_stop(
@@ -125,7 +137,21 @@ def instance_stop(
     A stop requested before the instance was ever started ends it at once,
     since there is nothing for a backend to stop.
     """
-    stopped = ModelInstance.objects.filter(
+    stoppable = ModelInstance.objects.filter(pk=instance.pk)
+    return _request_stop(
+        instance=instance, stoppable=stoppable, reason=reason, message=message
+    )
+
+
+def _request_stop(
+    *,
+    instance: ModelInstance,
+    stoppable: QuerySet[ModelInstance],
+    reason: str,
+    message: str,
+) -> bool:
+    """Set the stop on `instance` if it is still in `stoppable`, wanted and alive."""
+    stopped = stoppable.filter(
         pk=instance.pk, desired_state=ModelInstance.DesiredState.RUNNING
     ).exclude(state__in=ModelInstance.TERMINAL_STATES)
     if not stopped.update(
@@ -140,20 +166,26 @@ def instance_stop(
     instance_record_event(
         instance=instance, kind=Kind.STOP_REQUESTED, message=message or reason
     )
-    logger.info("Instance stop requested", extra={"instance": instance.name, "reason": reason})
+    logger.info(
+        "Instance stop requested", extra={"instance": instance.name, "reason": reason}
+    )
     return True
 
 
-def instances_stop_idle(*, now: Any = None) -> list[ModelInstance]:
+def instances_stop_idle(*, now: datetime | None = None) -> list[ModelInstance]:
     """Stop instances idle past their model's timeout, down to its minimum.
 
-    Instances that are starting or leased are never stopped here.
+    Instances that are starting or leased are never stopped here: the stop is
+    a conditional update that also requires the instance to be unleased and
+    unused since it was read, so one leased in the meantime keeps running.
     """
     now = now or timezone.now()
     stopped = []
     idle = (
         ModelInstance.objects.filter(
-            state=State.READY, desired_state=ModelInstance.DesiredState.RUNNING, lease_key=""
+            state=State.READY,
+            desired_state=ModelInstance.DesiredState.RUNNING,
+            lease_key="",
         )
         .select_related("model")
         .order_by(F("last_used_at").asc(nulls_first=True))
@@ -167,7 +199,15 @@ def instances_stop_idle(*, now: Any = None) -> list[ModelInstance]:
             alive_by_model[model.id] = instances_alive(model=model).count()
         if alive_by_model[model.id] <= model.min_instances:
             continue
-        if instance_stop(instance=instance, reason=ModelInstance.TerminationReason.IDLE):
+        still_idle = ModelInstance.objects.filter(
+            state=State.READY, lease_key="", last_used_at=instance.last_used_at
+        )
+        if _request_stop(
+            instance=instance,
+            stoppable=still_idle,
+            reason=ModelInstance.TerminationReason.IDLE,
+            message="",
+        ):
             alive_by_model[model.id] -= 1
             stopped.append(instance)
     return stopped

@@ -76,7 +76,12 @@ class InstanceBackend(Protocol):
     def start(self, spec: InstanceSpec) -> dict[str, Any]:
         """Create the instance and return its handle. Raises BackendError."""
 
-    def status(self, handle: dict[str, Any]) -> Observation: ...
+    def status(self, handle: dict[str, Any]) -> Observation:
+        """What the instance is doing now.
+
+        A backend may add to `handle` what it learns on the way (the local
+        backend's port); the controller saves the handle when it changed.
+        """
 
     def stop(self, handle: dict[str, Any]) -> None:
         """End the instance. Stopping one that is already gone is not an error."""

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('backend', models.CharField(max_length=20)),
                 ('state', models.CharField(choices=[('REQUESTED', 'Requested'), ('STARTING', 'Starting'), ('READY', 'Ready'), ('STOPPING', 'Stopping'), ('STOPPED', 'Stopped'), ('FAILED', 'Failed')], default='REQUESTED', max_length=10)),
                 ('desired_state', models.CharField(choices=[('RUNNING', 'Running'), ('STOPPED', 'Stopped')], default='RUNNING', max_length=10)),
-                ('termination_reason', models.CharField(blank=True, choices=[('Idle', 'Stopped after its idle timeout'), ('Requested', 'Stopped on request'), ('OOMKilled', 'Went over its memory limit'), ('Crashed', 'Exited unexpectedly'), ('FailedToStart', 'Could not be started'), ('ScheduleTimeout', 'Was not started in time'), ('ReadyTimeout', 'Did not become ready in time'), ('Lost', 'Lost track of by its backend')], max_length=20)),
+                ('termination_reason', models.CharField(blank=True, choices=[('Idle', 'Stopped after its idle timeout'), ('Requested', 'Stopped on request'), ('OOMKilled', 'Went over its memory limit'), ('Crashed', 'Exited unexpectedly'), ('FailedToStart', 'Could not be started'), ('ScheduleTimeout', 'Was not started in time'), ('ReadyTimeout', 'Did not become ready in time'), ('Lost', 'Lost track of by its backend'), ('AgentShutdown', 'Stopped because its agent shut down')], max_length=20)),
                 ('reason', models.TextField(blank=True, help_text='Details of the last failure.')),
                 ('image', models.CharField(max_length=400)),
                 ('allocation', models.JSONField(default=instances.models._empty_dict, help_text='The k8s_resources this instance runs with.')),
