@@ -1,7 +1,9 @@
 """Start the platform's own processes for end-to-end tests.
 
 `running_stack` starts a Celery worker and the local instance agent (and,
-when asked, beat) as real child processes with the given environment, waits
+when asked, beat) as real child processes with exactly the environment it
+is given (build it from `os.environ`: the test settings have put PostgreSQL
+and Redis addresses there, which a stack may not want), waits
 until they are up, and stops them, with every instance they started, when
 the block ends. Their output goes to files under `log_dir`, shown when a test
 fails.
@@ -33,7 +35,7 @@ def running_stack(
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = {"worker": WORKER, "agent": AGENT}
     if beat:
-        commands["beat"] = BEAT + ["--schedule", str(log_dir / "beat-schedule")]
+        commands["beat"] = BEAT
     processes: dict[str, subprocess.Popen] = {}
     try:
         for name, arguments in commands.items():
@@ -41,7 +43,7 @@ def running_stack(
             processes[name] = subprocess.Popen(
                 [sys.executable, *arguments],
                 cwd=ROOT,
-                env={**os.environ, **env},
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

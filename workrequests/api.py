@@ -161,8 +161,8 @@ class WorkRequestViewSet(
             OpenApiParameter("format", OpenApiTypes.STR, enum=["csv", "json"]),
         ],
         responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
             (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/json"): None,
         },
     )
     @action(

@@ -228,18 +228,17 @@ def _run_chunks(
     deadline: datetime,
 ) -> None:
     model = work_request.model
-    client = ModelClient(instance.endpoint, timeout=settings.MODEL_HTTP_TIMEOUT)
     size = settings.WORK_REQUEST_CHUNK_SIZE
-
-    for start in range(0, len(pending), size):
-        positions = pending[start : start + size]
-        started = time.monotonic()
-        records = _call_with_retries(
-            client, model, instance, [inputs[p] for p in positions], deadline
-        )
-        duration_ms = round((time.monotonic() - started) * 1000)
-        if not _store_chunk(work_request, positions, records, duration_ms):
-            return
+    with ModelClient(instance.endpoint, timeout=settings.MODEL_HTTP_TIMEOUT) as client:
+        for start in range(0, len(pending), size):
+            positions = pending[start : start + size]
+            started = time.monotonic()
+            records = _call_with_retries(
+                client, model, instance, [inputs[p] for p in positions], deadline
+            )
+            duration_ms = round((time.monotonic() - started) * 1000)
+            if not _store_chunk(work_request, positions, records, duration_ms):
+                return
 
 
 def _call_with_retries(
@@ -427,6 +426,10 @@ def instance_loss_reason(instance: ModelInstance) -> str:
         return f"No model instance could be started within {timeout} s."
     if instance.termination_reason == reasons.FAILED_TO_START:
         return "The model instance could not be started."
-    if instance.termination_reason in (reasons.REQUESTED, reasons.IDLE):
+    if instance.termination_reason in (
+        reasons.REQUESTED,
+        reasons.IDLE,
+        reasons.AGENT_SHUTDOWN,
+    ):
         return "The model instance was stopped."
     return "The model instance stopped unexpectedly."
