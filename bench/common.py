@@ -19,11 +19,13 @@ DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
-def bench_environment() -> dict[str, str]:
+def bench_environment(
+    database_url: str = DATABASE_URL, redis_url: str = REDIS_URL
+) -> dict[str, str]:
     """Environment variables that point a process at the benchmark servers."""
     return {
-        "DATABASE_URL": DATABASE_URL,
-        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "benchmark-only-secret-key",
@@ -33,15 +35,26 @@ def bench_environment() -> dict[str, str]:
     }
 
 
-def setup_django() -> None:
-    """Create the benchmark database if needed, migrate it and set up Django."""
+def setup_django(
+    *,
+    database_url: str = DATABASE_URL,
+    redis_url: str = REDIS_URL,
+    fresh: bool = False,
+) -> None:
+    """Create the benchmark database if needed, migrate it and set up Django.
+
+    With `fresh`, the database is dropped and created anew first, for
+    benchmarks that need an empty queue.
+    """
     import psycopg
 
-    os.environ.update(bench_environment())
+    os.environ.update(bench_environment(database_url, redis_url))
     sys.path.insert(0, str(ROOT))
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    admin_url = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as connection:
+        if fresh:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [name]
         ).fetchone()

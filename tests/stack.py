@@ -39,7 +39,7 @@ def running_stack(
     processes: dict[str, subprocess.Popen] = {}
     try:
         for name, arguments in commands.items():
-            log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115
+            log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115
             processes[name] = subprocess.Popen(
                 [sys.executable, *arguments],
                 cwd=ROOT,
