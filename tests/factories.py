@@ -12,11 +12,10 @@ from workrequests.models import WorkRequest, WorkRequestInputs
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
-    password = factory.PostGenerationMethodCall("set_password", "a-long-Passphrase-42")
+    password = factory.django.Password("a-long-Passphrase-42")
 
 
 class AnonymousIdentityFactory(factory.django.DjangoModelFactory):
