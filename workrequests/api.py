@@ -12,8 +12,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from accounts.identity import owner_for_request
+from accounts.throttling import SUBMISSION_THROTTLES
 from workrequests.models import WorkRequest
 from workrequests.results import render_csv, render_json, result_table
 from workrequests.selectors import work_request_inputs, work_requests_visible_to
@@ -79,7 +81,11 @@ class SubmissionSerializer(serializers.Serializer):
 
 class WorkRequestFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="model_id")
-    status = django_filters.MultipleChoiceFilter(choices=WorkRequest.Status.choices)
+    # No DISTINCT: a status matches a row at most once, and DISTINCT would
+    # sort every matching row.
+    status = django_filters.MultipleChoiceFilter(
+        choices=WorkRequest.Status.choices, distinct=False
+    )
     submitted_from = django_filters.DateFilter(
         field_name="submitted_at", lookup_expr="date__gte"
     )
@@ -136,6 +142,12 @@ class WorkRequestViewSet(
     def get_queryset(self) -> QuerySet[WorkRequest]:
         owner = owner_for_request(self.request, create=False)
         return work_requests_visible_to(owner).order_by("-submitted_at", "-id")
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # Each submission can start a model instance: limited per owner.
+        if self.action == "create":
+            return [throttle() for throttle in SUBMISSION_THROTTLES]
+        return super().get_throttles()
 
     @extend_schema(request=SubmissionSerializer, responses={201: WorkRequestSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -94,6 +94,7 @@ class WorkRequest(models.Model):
                 fields=["anonymous", "submitted_at"], name="wr_anon_submitted"
             ),
             models.Index(fields=["submitted_at"], name="wr_submitted"),
+            models.Index(fields=["model", "submitted_at"], name="wr_model_submitted"),
         ]
 
     def __str__(self) -> str:
@@ -155,3 +156,41 @@ class ResultChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} results of work request {self.work_request_id}"
+
+
+class CachedResult(models.Model):
+    """One input's result from one version of a model, reused across requests.
+
+    The key is the model, the version results were computed by, and the
+    SHA-256 (hex) of the trimmed input, so a new model version never answers
+    with an old version's results. Rows are written only from requests whose
+    owner agreed to share them; `contributor` says who, and is cleared if
+    that account is deleted.
+    """
+
+    # The unique key below starts with the model, so it serves as its index.
+    model = models.ForeignKey(
+        Model, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    model_version = models.CharField(max_length=128)
+    input_hash = models.CharField(max_length=64)
+    record = models.JSONField()
+    contributor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "model_version", "input_hash"],
+                name="cached_result_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cached result of {self.model_id} {self.model_version}"

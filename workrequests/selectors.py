@@ -1,8 +1,11 @@
 """Reads of work requests, always scoped to who is asking."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.identity import Owner
+from accounts.roles import is_admin
 from workrequests.models import WorkRequest, WorkRequestInputs
 
 
@@ -11,6 +14,13 @@ def work_requests_visible_to(owner: Owner | None) -> QuerySet[WorkRequest]:
     if owner is None:
         return WorkRequest.objects.none()
     return WorkRequest.objects.filter(**owner.as_filter())
+
+
+def work_requests_of_everyone(user: Any) -> QuerySet[WorkRequest]:
+    """Every owner's requests, for the admin role; none for anyone else."""
+    if not is_admin(user):
+        return WorkRequest.objects.none()
+    return WorkRequest.objects.all()
 
 
 def work_request_inputs(work_request: WorkRequest) -> list[str]:

@@ -14,16 +14,18 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.identity import Owner
+from accounts.models import AnonymousIdentity, User
 from config.errors import ConflictError, DomainError
 from instances.client import ModelCallError, ModelClient, ModelTimedOut
 from instances.models import InstanceEvent, ModelInstance
 from instances.services import instance_record_event, instance_release, instance_stop
 from models_registry.models import Model
+from workrequests.cache import CacheHits, cache_lookup, cache_store_results
 from workrequests.models import ResultChunk, WorkRequest, WorkRequestInputs
 from workrequests.parsing import ParsedInputs, decode_upload, parse_list, parse_text
 from workrequests.results import done_positions
@@ -115,27 +117,53 @@ def work_request_submit(
         )
 
     with transaction.atomic():
+        version = model.cache_version
+        hits = _cache_hits(model, version, parsed.inputs)
+        complete = len(hits.positions) == len(parsed.inputs)
+        now = timezone.now()
         work_request = WorkRequest.objects.create(
             **owner.as_filter(),
             model=model,
             input_count=len(parsed.inputs),
             cache_opt_in=cache_opt_in,
-            model_version=model.cache_version,
+            model_version=version,
+            cached_count=len(hits.positions),
+            done_count=len(hits.positions),
+            submitted_at=now,
+            status=Status.COMPLETED if complete else Status.QUEUED,
+            finished_at=now if complete else None,
         )
         WorkRequestInputs.objects.create(
             work_request=work_request, inputs=parsed.inputs
         )
-        transaction.on_commit(_wake_dispatcher, robust=True)
+        if hits.positions:
+            ResultChunk.objects.create(
+                work_request=work_request,
+                source=ResultChunk.Source.CACHE,
+                positions=hits.positions,
+                records=hits.records,
+            )
+        if not complete:
+            transaction.on_commit(_wake_dispatcher, robust=True)
 
     logger.info(
-        "Work request submitted",
+        "Work request completed from the cache"
+        if complete
+        else "Work request submitted",
         extra={
             "work_request": work_request.pk,
             "model": model.id,
             "inputs": len(parsed.inputs),
+            "cached": len(hits.positions),
         },
     )
     return work_request
+
+
+def _cache_hits(model: Model, version: str, inputs: list[str]) -> CacheHits:
+    if not model.cache_enabled:
+        return CacheHits(positions=[], records=[])
+    return cache_lookup(model=model, version=version, inputs=inputs)
 
 
 def _wake_dispatcher() -> None:
@@ -193,13 +221,16 @@ def work_request_run(*, work_request_id: int) -> None:
     ).update(
         status=Status.PROCESSING,
         processing_at=now,
-        instance_ready_at=instance.ready_at or now,
+        instance_ready_at=max(
+            instance.ready_at or now, work_request.scheduled_at or now
+        ),
         heartbeat_at=now,
         deadline_at=deadline,
     )
     if not started:
         return
     work_request.refresh_from_db()
+    _drop_other_version_hits(work_request, instance)
 
     inputs = WorkRequestInputs.objects.get(work_request=work_request).inputs
     done = done_positions(work_request)
@@ -218,6 +249,33 @@ def work_request_run(*, work_request_id: int) -> None:
         return
 
     work_request_complete(work_request=work_request)
+
+
+def _drop_other_version_hits(
+    work_request: WorkRequest, instance: ModelInstance
+) -> None:
+    """Compute again the inputs answered from another version's cache.
+
+    The cache was read under the version the model had at submission; when
+    the instance reports another one, those answers are dropped so that a
+    request's results all come from the version it records.
+    """
+    reported = instance.model_version
+    if not work_request.cached_count or reported in ("", work_request.model_version):
+        return
+
+    with transaction.atomic():
+        ResultChunk.objects.filter(
+            work_request=work_request, source=ResultChunk.Source.CACHE
+        ).delete()
+        WorkRequest.objects.filter(pk=work_request.pk).update(
+            done_count=F("done_count") - F("cached_count"), cached_count=0
+        )
+    work_request.refresh_from_db()
+    logger.info(
+        "Cached results of another model version dropped",
+        extra={"work_request": work_request.pk, "version": reported},
+    )
 
 
 def _run_chunks(
@@ -328,7 +386,35 @@ def work_request_complete(*, work_request: WorkRequest) -> bool:
         _give_back_instance(work_request, ran_job=True)
     if completed:
         logger.info("Work request completed", extra={"work_request": work_request.pk})
+        _share_with_cache(work_request, version)
     return bool(completed)
+
+
+def _share_with_cache(work_request: WorkRequest, version: str) -> None:
+    """Cache an opted-in request's computed results; never fails the request.
+
+    The results are already stored for their owner, so a failed write to the
+    cache only costs later requests a cache hit.
+    """
+    if not work_request.cache_opt_in or not work_request.model.cache_enabled:
+        return
+    inputs = WorkRequestInputs.objects.get(work_request=work_request).inputs
+    try:
+        with transaction.atomic():
+            stored = cache_store_results(
+                work_request=work_request, inputs=inputs, version=version
+            )
+    except DatabaseError:
+        logger.warning(
+            "Results not written to the cache",
+            extra={"work_request": work_request.pk},
+            exc_info=True,
+        )
+        return
+    logger.info(
+        "Results written to the cache",
+        extra={"work_request": work_request.pk, "results": stored},
+    )
 
 
 def _fail_job(
@@ -433,3 +519,22 @@ def instance_loss_reason(instance: ModelInstance) -> str:
     ):
         return "The model instance was stopped."
     return "The model instance stopped unexpectedly."
+
+
+# --- Ownership ------------------------------------------------------------
+
+
+def work_requests_move_to_user(*, identity: AnonymousIdentity, user: User) -> int:
+    """Give every request of an anonymous identity to the account that claimed it.
+
+    One UPDATE, so the owner switches in a single step: a request is never
+    without an owner or with two, whatever state it is in.
+    """
+    moved = WorkRequest.objects.filter(anonymous=identity).update(
+        anonymous=None, user=user
+    )
+    logger.info(
+        "Work requests moved to account",
+        extra={"identity": str(identity.pk), "user": user.pk, "moved": moved},
+    )
+    return moved
