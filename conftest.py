@@ -10,7 +10,8 @@ os.environ.setdefault("SE_AVOID_STATS", "true")
 os.environ.setdefault("SE_OFFLINE", "true")
 
 START_HINTS = {
-    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect "
+    "$(ls /etc/postgresql) main start",
     "Redis": 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" '
     "--appendonly no",
 }
@@ -19,10 +20,9 @@ START_HINTS = {
 def _unreachable_services() -> list[str]:
     import psycopg
     import redis
-
     from django.conf import settings
 
-    problems = []
+    problems: list[tuple[str, str, Exception]] = []
     database = settings.DATABASES["default"]
     try:
         psycopg.connect(
@@ -38,9 +38,9 @@ def _unreachable_services() -> list[str]:
     except psycopg.Error as error:
         problems.append(("PostgreSQL", os.environ["DATABASE_URL"], error))
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+        redis.Redis.from_url(str(settings.REDIS_URL), socket_connect_timeout=3).ping()
     except redis.RedisError as error:
-        problems.append(("Redis", settings.REDIS_URL, error))
+        problems.append(("Redis", str(settings.REDIS_URL), error))
 
     return [
         f"{name} is not reachable at {url} ({str(error).strip()}).\n"

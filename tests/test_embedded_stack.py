@@ -15,7 +15,12 @@ import pytest
 
 from tests.stack import ROOT, running_stack, stack_logs
 
-SMILES = ["CC(=O)Oc1ccccc1C(=O)O", "not-a-molecule", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "CCO"]
+SMILES = [
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "not-a-molecule",
+    "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+    "CCO",
+]
 
 
 def _embedded_environment(data_dir: Path) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The work request API: submit, list your own, follow, download, cancel."""
 
+from collections.abc import Mapping
 from typing import Any
 
 import django_filters
@@ -107,7 +108,7 @@ class CSVResultRenderer(BaseRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> str:
         if isinstance(data, dict) and "columns" in data:
             return render_csv(data)
@@ -120,7 +121,7 @@ class JSONResultRenderer(JSONRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         if isinstance(data, dict) and "columns" in data:
             return render_json(data).encode()
