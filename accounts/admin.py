@@ -1,13 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import AnonymousIdentity, User
+from accounts.models import AnonymousIdentity, ApiToken, User
+from accounts.services import api_token_revoke
 
 
 class UserCreationWithEmailForm(UserCreationForm):
-    class Meta(UserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "email")
 
@@ -38,3 +40,37 @@ class AnonymousIdentityAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made by their owners; here they can only be seen and revoked."""
+
+    list_display = (
+        "id",
+        "user",
+        "anonymous",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+    )
+    list_select_related = ("user", "anonymous")
+    list_filter = (("user", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username", "user__email")
+    readonly_fields = ("user", "anonymous", "created_at", "expires_at", "last_used_at")
+    exclude = ("key_hash",)
+    show_full_result_count = False
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        tokens = list(queryset)
+        for token in tokens:
+            api_token_revoke(token=token)
+        self.message_user(request, f"{len(tokens)} token(s) revoked.", messages.SUCCESS)

@@ -9,6 +9,7 @@ token authentication for scripts.
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import AnonymousIdentity, User
@@ -69,4 +70,15 @@ def owner_for_request(request: HttpRequest | Any, *, create: bool) -> Owner | No
         return None
     identity = AnonymousIdentity.objects.create()
     session[SESSION_KEY] = str(identity.pk)
+    # The browser keeps its identity as long as its requests are kept, not
+    # just for a signed-in session's idle age.
+    session.set_expiry(settings.ANONYMOUS_SESSION_SECONDS)
     return Owner(anonymous=identity)
+
+
+def anonymous_identity_of(request: HttpRequest | Any) -> AnonymousIdentity | None:
+    """The anonymous identity `request` acts as, if it is not signed in."""
+    owner = owner_for_request(request, create=False)
+    if owner is None or owner.is_registered:
+        return None
+    return owner.anonymous

@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -6,13 +7,18 @@ from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
-    """A registered person. Email is required and unique, whatever its case."""
+    """A registered person. Email and username are unique, whatever their case.
+
+    Usernames keep the case they were typed in, but "Ada" and "ada" cannot
+    both exist: people sign in with either spelling, and two accounts that
+    only differ in case are an easy way to impersonate someone.
+    """
 
     email = models.EmailField("email address")
 
     REQUIRED_FIELDS = ["email"]
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         constraints = [
             models.UniqueConstraint(
@@ -21,6 +27,11 @@ class User(AbstractUser):
                 violation_error_message=(
                     "A user with that email address already exists."
                 ),
+            ),
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_unique_ci",
+                violation_error_message="A user with that username already exists.",
             ),
         ]
 
@@ -52,3 +63,56 @@ class AnonymousIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"anonymous {self.id}"
+
+
+class ApiToken(models.Model):
+    """A secret that lets a script call the API as a user or an anonymous identity.
+
+    Only the SHA-256 of the key is stored: the key itself is shown once, when
+    the token is made, so a copy of the database cannot be used to call the
+    API. Keys are 256 random bits, which makes a plain hash (rather than a
+    slow password hash) enough. Every token expires.
+    """
+
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    anonymous = models.ForeignKey(
+        AnonymousIdentity,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        verbose_name_plural = "API tokens"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, anonymous__isnull=True)
+                    | models.Q(user__isnull=True, anonymous__isnull=False)
+                ),
+                name="apitoken_exactly_one_owner",
+                violation_error_message="A token belongs to exactly one owner.",
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="apitoken_expires")]
+
+    def __str__(self) -> str:
+        owner = self.user if self.user_id else self.anonymous
+        return f"API token of {owner}"
+
+    def is_expired(self, *, now: datetime) -> bool:
+        """True from `expires_at` on: a token is valid strictly before it."""
+        return now >= self.expires_at

@@ -20,12 +20,25 @@ from rest_framework.views import APIView
 ADMIN_GROUP = "admin"
 
 
+_CACHE_ATTRIBUTE = "_modelhub_is_admin"
+
+
 def is_admin(user: Any) -> bool:
+    """Whether `user` holds the admin role, asked once per user object.
+
+    The answer is kept on the object because one page asks many times (the
+    sidebar, every model of the Django admin); a user object lives for one
+    request, so a role granted or taken away applies from the next request.
+    """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     if user.is_superuser:
         return True
-    return user.groups.filter(name=ADMIN_GROUP).exists()
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is None:
+        cached = user.groups.filter(name=ADMIN_GROUP).exists()
+        setattr(user, _CACHE_ATTRIBUTE, cached)
+    return bool(cached)
 
 
 def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

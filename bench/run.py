@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS: list[str] = []
+BENCHMARKS: list[str] = [
+    "end_to_end.py",
+    "recommendations.py",
+    "workrequests_cache.py",
+    "admin_requests.py",
+    "purge.py",
+]
 
 
 def main() -> int:

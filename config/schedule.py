@@ -47,6 +47,21 @@ def schedule() -> list[Entry]:
             "scaling.tasks.autoscale_instances",
             Every(settings.AUTOSCALE_TICK_SECONDS),
         ),
+        Entry(
+            f"every-{settings.PURGE_TICK_SECONDS}s-purge-expired-work-requests",
+            "workrequests.tasks.purge_expired_requests",
+            Every(settings.PURGE_TICK_SECONDS),
+        ),
+        Entry(
+            "daily-0200-recommendations",
+            "recommendations.tasks.run_nightly",
+            Daily(hour=2),
+        ),
+        Entry(
+            "daily-0330-clear-expired-sessions-and-tokens",
+            "accounts.tasks.clear_expired",
+            Daily(hour=3, minute=30),
+        ),
     ]
 
 

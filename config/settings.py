@@ -47,7 +47,8 @@ if not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site of the admin role (accounts/sites.py), not Django's staff.
+    "accounts.apps.ModelhubAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +61,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_celery_results",
+    "allauth",
+    "allauth.account",
     "config.apps.PlatformConfig",
     "accounts",
     "models_registry",
@@ -77,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -177,19 +182,127 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"{_VALIDATORS}.CommonPasswordValidator"},
     {"NAME": f"{_VALIDATORS}.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+
+# --- Accounts, sessions and abuse limits ----------------------------------
+
+# Sign in with username or email (django-allauth). Signup asks for a
+# username, an email address and a password typed twice; the rules are in
+# accounts/services.py, shared by the page and the API. Email verification
+# is "optional" (a link is sent, signing in works at once) or "mandatory"
+# (no sign-in, page or token, before the link is followed).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+    # Grants every admin permission to the admin role; authenticates no one.
+    "accounts.backends.AdminRoleBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = env_choice(
+    "ACCOUNT_EMAIL_VERIFICATION", "optional", ("optional", "mandatory")
+)
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_USERNAME_MIN_LENGTH = env_int("ACCOUNT_USERNAME_MIN_LENGTH", 3, minimum=1)
+ACCOUNT_USERNAME_MAX_LENGTH = env_int("ACCOUNT_USERNAME_MAX_LENGTH", 30, minimum=1)
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[modelhub] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = env_choice(
+    "ACCOUNT_DEFAULT_HTTP_PROTOCOL", "http" if DEBUG else "https", ("http", "https")
+)
+
+# Mail goes to the console until an SMTP server is named.
+EMAIL_HOST = env_optional_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "modelhub <modelhub@localhost>")
+
+# Sessions live in the cache with the database behind it, so a page view
+# reads no session row while the cache is warm. A signed-in session ends
+# after SESSION_IDLE_SECONDS without a request, and SESSION_ABSOLUTE_SECONDS
+# after signing in whatever happens; activity pushes the idle deadline back
+# at most once every SESSION_REFRESH_SECONDS, so an active user costs one
+# session write a minute, not one a request. A browser without an account
+# keeps its anonymous identity for ANONYMOUS_SESSION_SECONDS after its last
+# visit.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 8 * 3600, minimum=1)
+SESSION_ABSOLUTE_SECONDS = env_int("SESSION_ABSOLUTE_SECONDS", 14 * 86400, minimum=1)
+SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 60, minimum=1)
+ANONYMOUS_SESSION_SECONDS = env_int("ANONYMOUS_SESSION_SECONDS", 7 * 86400, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# API tokens (`Authorization: Token <key>`) expire this long after they are
+# made; anonymous ones live as long as anonymous requests are kept.
+API_TOKEN_TTL_SECONDS = env_int("API_TOKEN_TTL_SECONDS", 30 * 86400, minimum=60)
+ANONYMOUS_TOKEN_TTL_SECONDS = env_int(
+    "ANONYMOUS_TOKEN_TTL_SECONDS", 7 * 86400, minimum=60
+)
+
+# Abuse limits, as "<count>/<period>" with periods like s, m, h, d or 5m.
+# Pages (allauth) and the API share them. Login and password reset count
+# per client address and per account; signup and new anonymous identities
+# per address; submissions per user or anonymous identity (per address for
+# a first submission, which makes an identity). TRUSTED_PROXY_COUNT says
+# how many reverse proxies put their address in X-Forwarded-For; with 0 the
+# header is ignored, so a client cannot pick its own address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+THROTTLE_RATES = {
+    "login": env_str("THROTTLE_LOGIN", "20/m"),
+    "login_account": env_str("THROTTLE_LOGIN_ACCOUNT", "5/5m"),
+    "signup": env_str("THROTTLE_SIGNUP", "10/h"),
+    "anonymous": env_str("THROTTLE_ANONYMOUS", "100/h"),
+    "password_reset": env_str("THROTTLE_PASSWORD_RESET", "10/h"),
+    "password_reset_account": env_str("THROTTLE_PASSWORD_RESET_ACCOUNT", "3/h"),
+    "submission": env_str("THROTTLE_SUBMISSION", "30/m"),
+}
+ACCOUNT_RATE_LIMITS = {
+    "login": f"{THROTTLE_RATES['login']}/ip",
+    "login_failed": (
+        f"{THROTTLE_RATES['login']}/ip,{THROTTLE_RATES['login_account']}/key"
+    ),
+    "signup": f"{THROTTLE_RATES['signup']}/ip",
+    "reset_password": (
+        f"{THROTTLE_RATES['password_reset']}/ip,"
+        f"{THROTTLE_RATES['password_reset_account']}/key"
+    ),
+    "reset_password_from_key": f"{THROTTLE_RATES['password_reset']}/ip",
+}
 
 # --- API ------------------------------------------------------------------
 
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes missing or bad
+    # credentials a 401 (DRF answers 403 when the first class has none).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.TokenAuthentication",
+        "accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.api.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Throttles read THROTTLE_RATES themselves (accounts/throttling.py).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "modelhub API",
@@ -199,6 +312,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets that several fields share get one name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "RecommendationEngineStateEnum": "recommendations.models.EngineStateName",
+        "RecommendationProfileEnum": "recommendations.models.ProfileName",
+        "RecommendationRunStateEnum": "recommendations.models.RunState",
+        "RecommendationStatusEnum": "recommendations.api.ENTRY_STATUSES",
+    },
 }
 
 # --- Internationalisation and static files --------------------------------
@@ -229,6 +349,8 @@ LOGGING = {
     "formatters": {"fields": {"()": "config.logging.FieldsFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "fields"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # One line per model call would drown everything else.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 # --- Recommendations ------------------------------------------------------
@@ -278,6 +400,15 @@ WORK_REQUEST_RETRIES = env_int("WORK_REQUEST_RETRIES", 1)
 WORK_REQUEST_STALL_TIMEOUT = env_int("WORK_REQUEST_STALL_TIMEOUT", 600, minimum=1)
 MODEL_HTTP_TIMEOUT = env_float("MODEL_HTTP_TIMEOUT", 5.0, minimum=0.1)
 MODEL_ASYNC_POLL_INTERVAL = env_float("MODEL_ASYNC_POLL_INTERVAL", 0.5, minimum=0.05)
+
+# Requests are kept this many days from submission, then purged with their
+# inputs and results (active ones never are), by an hourly task that deletes
+# in batches of this size, each in its own short transaction.
+WORK_REQUEST_RETENTION_DAYS = env_int("WORK_REQUEST_RETENTION_DAYS", 7, minimum=1)
+WORK_REQUEST_PURGE_BATCH_SIZE = env_int(
+    "WORK_REQUEST_PURGE_BATCH_SIZE", 1000, minimum=1
+)
+PURGE_TICK_SECONDS = env_int("PURGE_TICK_SECONDS", 3600, minimum=60)
 
 # Periodic ticks: they find every row that needs attention, so a lost wake-up
 # message only delays work.
