@@ -7,10 +7,12 @@ code onto PostgreSQL, Redis and a cluster. Every variable is listed, with its
 default, in `.env.example` and in the README.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from config.env import (
     env_bool,
@@ -23,6 +25,13 @@ from config.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A `.env` file in the repository (or the file MODELHUB_ENV_FILE names; empty
+# for none) is read first, without overriding variables already set, so web,
+# worker, beat, the agent and the command line all see one configuration.
+_env_file = os.environ.get("MODELHUB_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_dotenv(_env_file, override=False)
 
 # Where the embedded stack keeps its files: the SQLite database, the broker's
 # message folders and the logs of local model instances.

@@ -7,6 +7,8 @@ use Redis database 15 by default, apart from anything a developer keeps in 0.
 import os
 import tempfile
 
+# A developer's .env must not leak into the suite.
+os.environ["MODELHUB_ENV_FILE"] = ""
 os.environ["DATABASE_URL"] = os.environ.get(
     "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
