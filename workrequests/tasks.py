@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from workrequests.purge import work_requests_purge
-from workrequests.services import work_request_run
+from workrequests.runner import work_request_run
 
 
 @shared_task(name="workrequests.tasks.run_work_request")

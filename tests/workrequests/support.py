@@ -5,7 +5,8 @@ from django.utils import timezone
 from instances.models import ModelInstance
 from tests.factories import ReadyInstanceFactory
 from workrequests.models import WorkRequest
-from workrequests.services import lease_key, work_request_run
+from workrequests.runner import work_request_run
+from workrequests.services import lease_key
 
 
 def run_on_ready_instance(

@@ -12,7 +12,8 @@ from instances.models import InstanceEvent, ModelInstance
 from models_registry.models import Model
 from tests.factories import ModelFactory, ReadyInstanceFactory, WorkRequestFactory
 from workrequests.models import ResultChunk, WorkRequest
-from workrequests.services import lease_key, work_request_cancel, work_request_run
+from workrequests.runner import work_request_run
+from workrequests.services import lease_key, work_request_cancel
 
 Status = WorkRequest.Status
 
