@@ -4,7 +4,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
+# The web port: PORT from the environment, else from .env, else 8000.
+PORT ?= $(shell sed -n 's/^PORT=//p' .env 2>/dev/null | tail -n 1)
+ifeq ($(strip $(PORT)),)
+PORT := 8000
+endif
 
 .PHONY: install install-dev run test lint format typecheck bench check clean
 

@@ -1,6 +1,7 @@
 """Checks that run before the suite: the servers it needs must be up."""
 
 import os
+import sys
 
 import pytest
 
@@ -44,7 +45,7 @@ def _unreachable_services() -> list[str]:
 
     return [
         f"{name} is not reachable at {url} ({str(error).strip()}).\n"
-        f"  Start it with: {START_HINTS[name]}"
+        f"  On this machine, start it with: {START_HINTS[name]}"
         for name, url, error in problems
     ]
 
@@ -54,5 +55,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     problems = _unreachable_services()
     if problems:
-        message = "The test suite needs real servers:\n" + "\n".join(problems)
-        pytest.exit(message, returncode=3)
+        sys.stderr.write(
+            "The test suite needs real servers:\n" + "\n".join(problems) + "\n"
+        )
+        pytest.exit("PostgreSQL or Redis is not reachable.", returncode=3)

@@ -4,7 +4,8 @@ from django.contrib.admin import apps as admin_apps
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts"
+    # allauth's own app is called "Accounts" in the admin too.
+    verbose_name = "Users and identities"
     default = True
 
     def ready(self) -> None:

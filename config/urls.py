@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/", include("workrequests.urls")),
     path("requests/", include("workrequests.page_urls")),
     path("api/", include("models_registry.urls")),
+    path("models/", include("models_registry.page_urls")),
     path("api/", include("recommendations.api_urls")),
     path("recommendations/", include("recommendations.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

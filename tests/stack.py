@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 WORKER = [
     "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-    "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat",
+    "--pool", "threads", "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat",
 ]  # fmt: skip
 BEAT = ["-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]
 AGENT = ["manage.py", "instance_agent"]

@@ -184,6 +184,7 @@ EXPECTATIONS: dict[str, dict[str, Any]] = {
     # --- Models API -------------------------------------------------------
     "api/^models/$": {"GET": everyone(200)},
     "api/^models/(?P<pk>[^/]+)/$": {"GET": everyone(200)},
+    "models/": {"GET": everyone(200)},
     # --- Recommendations (admin role) -------------------------------------
     "api/recommendations/": {"GET": admin_api()},
     "api/recommendations/state/": {"GET": admin_api()},

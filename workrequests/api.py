@@ -5,10 +5,12 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -110,10 +112,8 @@ class CSVResultRenderer(BaseRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> str:
-        if isinstance(data, dict) and "columns" in data:
-            return render_csv(data)
-        # An error answered to a CSV download: its message as plain text.
-        return str(data.get("detail", "")) if isinstance(data, dict) else ""
+        # Errors never get here: the view answers them as JSON.
+        return render_csv(data)
 
 
 class JSONResultRenderer(JSONRenderer):
@@ -141,8 +141,30 @@ class WorkRequestViewSet(
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[WorkRequest]:
+        if getattr(self, "swagger_fake_view", False):
+            # Schema generation: there is no one asking.
+            return WorkRequest.objects.none()
         owner = owner_for_request(self.request, create=False)
         return work_requests_visible_to(owner).order_by("-submitted_at", "-id")
+
+    def perform_content_negotiation(
+        self, request: Request, force: bool = False
+    ) -> tuple[BaseRenderer, str]:
+        requested = request.query_params.get("format")
+        if self.action == "result" and requested not in (None, "csv", "json"):
+            raise ValidationError(
+                {"format": [f"Choose csv or json, not {requested!r}."]}
+            )
+        return super().perform_content_negotiation(request, force)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        if self.action == "result" and response.status_code >= 400:
+            # A failed download is answered in JSON, whatever format it asked.
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_throttles(self) -> list[BaseThrottle]:
         # Each submission can start a model instance: limited per owner.

@@ -59,6 +59,10 @@ class CacheSummary:
             return None
         return self.hits / self.lookups
 
+    @property
+    def hit_percent(self) -> float | None:
+        return None if self.hit_rate is None else self.hit_rate * 100
+
 
 def input_hash(value: str) -> str:
     return hashlib.sha256(value.strip().encode()).hexdigest()

@@ -51,9 +51,9 @@ class ParsedInputs:
     def error_summary(self) -> str:
         """One message that says what is wrong, naming the first bad lines."""
         if self.errors:
-            shown = "; ".join(str(error) for error in self.errors[:_REPORTED_ERRORS])
+            shown = " ".join(str(error) for error in self.errors[:_REPORTED_ERRORS])
             more = len(self.errors) - _REPORTED_ERRORS
-            suffix = f"; and {more} more." if more > 0 else "."
+            suffix = f" And {more} more lines." if more > 0 else ""
             return f"Some lines cannot be inputs. {shown}{suffix}"
         if self.limit_error:
             return self.limit_error

@@ -83,12 +83,22 @@ def work_request_run(*, work_request_id: int) -> None:
         details={"inputs": len(pending)},
     )
 
+    started = time.monotonic()
     try:
         _run_chunks(work_request, instance, inputs, pending, deadline)
     except ModelCallError as error:
         _fail_job(work_request, instance, error)
         return
 
+    instance_record_event(
+        instance=instance,
+        kind=InstanceEvent.Kind.JOB_COMPLETED,
+        correlation=lease_key(work_request),
+        details={
+            "inputs": len(pending),
+            "seconds": round(time.monotonic() - started, 3),
+        },
+    )
     work_request_complete(work_request=work_request)
 
 

@@ -96,7 +96,7 @@ def new_request(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         models=models,
-        initial={"model": request.GET.get("model")},
+        initial={"model": request.GET.get("model") or _only_model(models)},
     )
     preview = None
     if form.is_bound and form.is_valid():
@@ -178,6 +178,12 @@ def _submit(request: HttpRequest, models: QuerySet[Model]) -> HttpResponse:
             "inputs.",
         )
     return redirect("workrequests:detail", pk=work_request.pk)
+
+
+def _only_model(models: QuerySet[Model]) -> str | None:
+    """With a single model to choose from, it is chosen already."""
+    ids = list(models.values_list("pk", flat=True)[:2])
+    return ids[0] if len(ids) == 1 else None
 
 
 def _render_new(
@@ -302,19 +308,28 @@ def _result_preview(
     ][:PREVIEW_RESULTS]
     if not shown:
         return None
+    # The error sits beside the input here, where a reader looks first; the
+    # downloads keep it last.
     columns = result_columns(
         work_request.model.output_columns, [record for _, record in shown]
     )
+    columns = [columns[0], columns[-1], *columns[1:-1]]
     rows = [
-        [value, *(_cell(record.get(name)) for name in columns[1:])]
+        {
+            "cells": [value, *(_cell(record.get(name)) for name in columns[1:])],
+            "failed": bool(record.get("error")),
+        }
         for value, record in shown
     ]
     return {"columns": columns, "rows": rows, "total": len(records)}
 
 
 def _cell(value: Any) -> str:
+    """A value as the preview shows it: floats to six significant digits."""
     if value is None:
         return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)

@@ -27,7 +27,7 @@ def test_the_home_page_says_what_modelhub_is_and_links_onwards(client, db):
 
     assert "modelhub runs machine-learning models for you" in html
     assert 'href="/requests/new/"' in html
-    assert 'href="/api/models/"' in html
+    assert 'href="/models/"' in html
     assert "Not signed in" in html
     assert 'href="/accounts/login/"' in html
 
@@ -252,3 +252,11 @@ def test_the_login_page_signs_in_with_a_username_or_an_email(db):
     assert '<label for="id_login">Username or email</label>' in page
     assert "_auth_user_id" in by_name.session
     assert "_auth_user_id" in by_email.session
+
+
+def test_the_password_pages_speak_the_sites_language(client, db):
+    reset = client.get("/accounts/password/reset/").content.decode()
+
+    assert "Reset your password" in reset
+    assert "Send the link" in reset
+    assert "contact us" not in reset

@@ -161,7 +161,24 @@ def test_an_unknown_download_format_is_refused(owner_client, completed):
         f"/api/work-requests/{completed.pk}/result/?format=xlsx"
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 400
+    assert response.json() == {"format": ["Choose csv or json, not 'xlsx'."]}
+
+
+def test_a_failed_csv_download_answers_in_json(owner, owner_client, model, other_user):
+    unfinished = WorkRequestFactory(user=owner, model=model, status=Status.QUEUED)
+    elsewhere = WorkRequestFactory(
+        user=other_user, model=model, status=Status.COMPLETED
+    )
+
+    refused = owner_client.get(f"/api/work-requests/{unfinished.pk}/result/?format=csv")
+    missing = owner_client.get(f"/api/work-requests/{elsewhere.pk}/result/?format=csv")
+
+    assert refused.status_code == 409
+    assert refused["Content-Type"] == "application/json"
+    assert "once the request has completed" in refused.json()["detail"]
+    assert missing.status_code == 404
+    assert missing["Content-Type"] == "application/json"
 
 
 def test_it_cancels_an_active_request_once(owner, owner_client, model):

@@ -357,7 +357,7 @@ def test_an_admin_confirms_before_clearing_a_cache(client, admin_user, owner, mo
 
     assert listing.status_code == 200
     assert b'data-field="size">2<' in listing.content
-    assert b'data-field="hit-rate">50 %<' in listing.content
+    assert b'data-field="hit-rate">50.0 %<' in listing.content
     assert confirm.status_code == 200
     assert b'<strong data-field="size">2</strong> cached results' in confirm.content
     assert b"answered 50 % of the inputs" in confirm.content

@@ -484,10 +484,13 @@ def test_the_request_page_shows_progress_timings_and_the_first_results(
         assert f'<th scope="row">{label}</th><td><time' in page
     assert re.search(r'<th scope="row">Run time</th><td>\d+\.\d s</td>', page)
     assert (
-        '<th scope="col">input</th><th scope="col">length</th><th scope="col">upper</th><th scope="col">error</th>'
+        '<th scope="col">input</th><th scope="col">error</th><th scope="col">length</th><th scope="col">upper</th>'
         in page
     )
-    assert "<tr><td>bad</td><td></td><td></td><td>This input is bad.</td></tr>" in page
+    assert (
+        '<tr class="wr-row-failed"><td>bad</td><td>This input is bad.</td><td></td><td></td></tr>'
+        in page
+    )
     assert f'href="/api/work-requests/{work_request.pk}/result/?format=csv"' in page
     assert f'href="/api/work-requests/{work_request.pk}/result/?format=json"' in page
     assert "data-active" not in page
@@ -518,7 +521,7 @@ def test_the_request_page_of_an_active_request_polls_and_offers_cancel(
     assert "data-active" in page
     assert 'aria-valuenow="25"' in page
     assert '<span data-field="cached">1</span> answered from the result cache.' in page
-    assert "<tr><td>C</td><td>1</td><td>C</td><td></td></tr>" in page
+    assert "<tr><td>C</td><td></td><td>1</td><td>C</td></tr>" in page
     assert "as computed so far" in page
     assert "Download CSV" not in page
     assert f'href="/requests/{work_request.pk}/cancel/"' in page
@@ -626,3 +629,12 @@ def test_the_sidebar_links_the_request_pages(client, admin_user):
     assert 'href="/admin/workrequests/workrequest/"' not in anonymous
     assert 'href="/requests/stats/"' in admin
     assert 'href="/admin/workrequests/workrequest/"' in admin
+
+
+def test_the_preview_rounds_floats_for_reading_only():
+    from workrequests.views import _cell
+
+    assert _cell(78.11399999999999) == "78.114"
+    assert _cell(-0.0014000000000000123) == "-0.0014"
+    assert _cell(3) == "3"
+    assert _cell(None) == ""

@@ -138,4 +138,15 @@ def test_the_summary_names_at_most_twenty_lines():
     summary = parsed.error_summary()
     assert "Line 20:" in summary
     assert "Line 21:" not in summary
-    assert summary.endswith("and 5 more.")
+    assert summary.endswith(
+        "Line 20: holds control or binary characters. And 5 more lines."
+    )
+
+
+def test_the_summary_reads_as_sentences():
+    parsed = parse_text("C\x00C\nCCO\nC\x07\n", limit=10)
+
+    assert parsed.error_summary() == (
+        "Some lines cannot be inputs. Line 1: holds control or binary characters. "
+        "Line 3: holds control or binary characters."
+    )

@@ -51,6 +51,7 @@ def test_it_runs_every_input_in_chunks_and_completes(model, serve, settings):
     assert instance.jobs_run == 1
     assert list(instance.events.values_list("kind", flat=True)) == [
         InstanceEvent.Kind.JOB_SUBMITTED,
+        InstanceEvent.Kind.JOB_COMPLETED,
         InstanceEvent.Kind.RELEASED,
     ]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from accounts.identity import Owner
 from accounts.models import AnonymousIdentity, User
@@ -45,20 +46,26 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["output"] and not options["wait"]:
+            raise CommandError("--output writes the results, so it needs --wait.")
         path: Path = options["file"]
         try:
             data = path.read_bytes()
         except OSError as error:
             raise CommandError(f"Cannot read {path}: {error.strerror}.")
 
-        owner = self._owner(options["user"])
         try:
-            work_request = work_request_submit(
-                owner=owner, model_id=options["model"], upload=data
-            )
+            # A new anonymous identity is only kept with its request.
+            with transaction.atomic():
+                owner = self._owner(options["user"])
+                work_request = work_request_submit(
+                    owner=owner, model_id=options["model"], upload=data
+                )
         except DomainError as error:
             raise CommandError(error.message)
 
+        if owner.anonymous is not None and options["user"] is None:
+            self.stderr.write(f"Created anonymous identity {owner.anonymous.pk}.")
         self.stderr.write(
             f"Submitted work request {work_request.pk} "
             f"({work_request.input_count} inputs) as {owner}."
@@ -91,9 +98,7 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"There is no user called {username!r}.")
             return Owner(user=user)
-        identity = AnonymousIdentity.objects.create()
-        self.stderr.write(f"Created anonymous identity {identity.pk}.")
-        return Owner(anonymous=identity)
+        return Owner(anonymous=AnonymousIdentity.objects.create())
 
     def _follow(self, work_request: WorkRequest, timeout: float) -> WorkRequest:
         deadline = time.monotonic() + timeout
