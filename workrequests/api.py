@@ -5,7 +5,6 @@ from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
-from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -158,8 +157,8 @@ class WorkRequestViewSet(
         return super().perform_content_negotiation(request, force)
 
     def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         if self.action == "result" and response.status_code >= 400:
             # A failed download is answered in JSON, whatever format it asked.
             request.accepted_renderer = JSONRenderer()

@@ -83,7 +83,7 @@ def work_request_run(*, work_request_id: int) -> None:
         details={"inputs": len(pending)},
     )
 
-    started = time.monotonic()
+    run_started = time.monotonic()
     try:
         _run_chunks(work_request, instance, inputs, pending, deadline)
     except ModelCallError as error:
@@ -96,7 +96,7 @@ def work_request_run(*, work_request_id: int) -> None:
         correlation=lease_key(work_request),
         details={
             "inputs": len(pending),
-            "seconds": round(time.monotonic() - started, 3),
+            "seconds": round(time.monotonic() - run_started, 3),
         },
     )
     work_request_complete(work_request=work_request)
