@@ -30,9 +30,9 @@ from models_registry.models import Model
 from scaling.models import ScalingDecision
 from workrequests.models import WorkRequest
 from workrequests.services import (
-    instance_loss_reason,
     lease_key,
     work_request_fail,
+    work_request_lost_instance,
     work_request_requeue_or_fail,
 )
 from workrequests.tasks import run_work_request
@@ -203,9 +203,8 @@ def reconcile(*, now: datetime | None = None) -> ReconcileReport:
     ).select_related("instance", "instance__model")
     for work_request in lost:
         assert work_request.instance is not None
-        work_request_requeue_or_fail(
-            work_request=work_request,
-            reason=instance_loss_reason(work_request.instance),
+        work_request_lost_instance(
+            work_request=work_request, instance=work_request.instance
         )
         report.requeued_or_failed.append(work_request.pk)
 

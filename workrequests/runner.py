@@ -24,11 +24,10 @@ from models_registry.models import Model
 from workrequests.models import ResultChunk, WorkRequest, WorkRequestInputs
 from workrequests.results import done_positions
 from workrequests.services import (
-    instance_loss_reason,
     lease_key,
     work_request_complete,
     work_request_fail,
-    work_request_requeue_or_fail,
+    work_request_lost_instance,
 )
 
 logger = logging.getLogger(__name__)
@@ -88,6 +87,18 @@ def work_request_run(*, work_request_id: int) -> None:
         _run_chunks(work_request, instance, inputs, pending, deadline)
     except ModelCallError as error:
         _fail_job(work_request, instance, error)
+        return
+    except Exception:
+        # Whatever went wrong on our side, the request must not stay
+        # PROCESSING until its deadline: it fails now and the instance is
+        # given back.
+        logger.exception(
+            "Work request run failed", extra={"work_request": work_request.pk}
+        )
+        work_request_fail(
+            work_request=work_request,
+            reason="The hub could not finish this request (an internal error).",
+        )
         return
 
     instance_record_event(
@@ -205,14 +216,18 @@ def _store_chunk(
     return True
 
 
-def _storable(record: dict[str, Any]) -> dict[str, Any]:
-    # JSON has no NaN or infinity; a model that computes one gets an empty value.
-    return {
-        str(key): None
-        if isinstance(value, float) and not math.isfinite(value)
-        else value
-        for key, value in record.items()
-    }
+def _storable(value: Any) -> Any:
+    """`value` with every NaN and infinity, however deep, made empty.
+
+    JSON has neither, and the database refuses a document that holds one.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 def _fail_job(
@@ -226,9 +241,7 @@ def _fail_job(
         correlation=lease_key(work_request),
     )
     if instance.state in ModelInstance.TERMINAL_STATES:
-        work_request_requeue_or_fail(
-            work_request=work_request, reason=instance_loss_reason(instance)
-        )
+        work_request_lost_instance(work_request=work_request, instance=instance)
         return
     if isinstance(error, ModelTimedOut):
         instance_stop(instance=instance, message="The job ran past its deadline.")

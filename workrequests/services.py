@@ -260,13 +260,42 @@ def work_request_fail(*, work_request: WorkRequest, reason: str) -> bool:
     return bool(failed)
 
 
-def work_request_requeue_or_fail(*, work_request: WorkRequest, reason: str) -> None:
+def work_request_lost_instance(
+    *, work_request: WorkRequest, instance: ModelInstance
+) -> None:
+    """Move on a request whose instance ended under it.
+
+    It is queued again when another instance may well succeed; it fails at
+    once when the model itself is the problem (it ran out of memory, or its
+    instance died before ever becoming ready), since a new instance with the
+    same resources would end the same way.
+    """
+    work_request_requeue_or_fail(
+        work_request=work_request,
+        reason=instance_loss_reason(instance),
+        retry=_worth_another_instance(instance),
+    )
+
+
+def _worth_another_instance(instance: ModelInstance) -> bool:
+    reasons = ModelInstance.TerminationReason
+    never_ready = instance.ready_at is None
+    hopeless = instance.termination_reason in (
+        reasons.OOM_KILLED,
+        reasons.FAILED_TO_START,
+    ) or (instance.termination_reason == reasons.CRASHED and never_ready)
+    return not hopeless
+
+
+def work_request_requeue_or_fail(
+    *, work_request: WorkRequest, reason: str, retry: bool = True
+) -> None:
     """Queue a request again after losing its instance, a bounded number of times.
 
     Results already stored are kept: the next attempt only sends the inputs
     that have none.
     """
-    if work_request.attempts >= settings.WORK_REQUEST_RETRIES:
+    if not retry or work_request.attempts >= settings.WORK_REQUEST_RETRIES:
         work_request_fail(work_request=work_request, reason=reason)
         return
 
@@ -316,8 +345,10 @@ def instance_loss_reason(instance: ModelInstance) -> str:
     if instance.termination_reason == reasons.SCHEDULE_TIMEOUT:
         timeout = instance.model.schedule_timeout
         return f"No model instance could be started within {timeout} s."
-    if instance.termination_reason == reasons.FAILED_TO_START:
-        return "The model instance could not be started."
+    if instance.termination_reason == reasons.FAILED_TO_START or (
+        instance.termination_reason == reasons.CRASHED and instance.ready_at is None
+    ):
+        return "The model could not be started."
     if instance.termination_reason in (
         reasons.REQUESTED,
         reasons.IDLE,

@@ -194,3 +194,36 @@ def test_autoscaling_stops_idle_instances_of_a_disabled_model(model):
 
     instance.refresh_from_db()
     assert instance.desired_state == ModelInstance.DesiredState.STOPPED
+
+
+def test_a_model_that_cannot_start_fails_its_request_without_a_retry(model):
+    instance = ModelInstanceFactory(
+        model=model,
+        state=ModelInstance.State.FAILED,
+        termination_reason=Reason.CRASHED,
+    )
+    work_request = _on_instance(instance, Status.SCHEDULING)
+
+    reconcile()
+
+    work_request.refresh_from_db()
+    assert work_request.status == Status.FAILED
+    assert work_request.attempts == 0
+    assert work_request.reason == "The model could not be started."
+    assert ModelInstance.objects.filter(model=model).count() == 1
+
+
+def test_an_instance_lost_by_its_agent_requeues_its_request(model):
+    instance = ReadyInstanceFactory(model=model)
+    work_request = _on_instance(
+        instance, Status.PROCESSING, heartbeat_at=timezone.now()
+    )
+    ModelInstance.objects.filter(pk=instance.pk).update(
+        state=ModelInstance.State.FAILED, termination_reason=Reason.LOST
+    )
+
+    reconcile()
+
+    work_request.refresh_from_db()
+    assert work_request.attempts == 1
+    assert work_request.status in (Status.QUEUED, Status.SCHEDULING)

@@ -149,27 +149,86 @@ def test_an_async_model_is_polled_until_its_job_completes(model, serve, settings
     assert work_request.done_count == 2
 
 
-@pytest.mark.django_db
-def test_an_instance_that_dies_mid_job_requeues_the_request(model):
-    work_request = _scheduled(model, "http://127.0.0.1:9", ["CCO"])
-
-    def oom_killed_during_the_call(*args, **kwargs):
+def _dies_during_the_call(work_request, reason):
+    def call(*args, **kwargs):
         ModelInstance.objects.filter(pk=work_request.instance_id).update(
-            state=ModelInstance.State.FAILED,
-            termination_reason=ModelInstance.TerminationReason.OOM_KILLED,
+            state=ModelInstance.State.FAILED, termination_reason=reason
         )
         raise ModelUnreachable("The model instance could not be reached.")
 
-    with mock.patch.object(ModelClient, "run", side_effect=oom_killed_during_the_call):
+    return call
+
+
+@pytest.mark.django_db
+def test_an_instance_that_crashes_mid_job_requeues_the_request(model):
+    work_request = _scheduled(model, "http://127.0.0.1:9", ["CCO"])
+    crash = _dies_during_the_call(work_request, ModelInstance.TerminationReason.CRASHED)
+
+    with mock.patch.object(ModelClient, "run", side_effect=crash):
         work_request_run(work_request_id=work_request.pk)
 
     work_request.refresh_from_db()
     assert work_request.status == Status.QUEUED
     assert work_request.attempts == 1
     assert work_request.instance is None
-    assert work_request.reason == (
-        "Queued again: The model ran out of memory (its limit is 1Gi)."
+    assert (
+        work_request.reason == "Queued again: The model instance stopped unexpectedly."
     )
+
+
+@pytest.mark.django_db
+def test_running_out_of_memory_fails_at_once_since_a_retry_would_too(model):
+    work_request = _scheduled(model, "http://127.0.0.1:9", ["CCO"])
+    oom = _dies_during_the_call(
+        work_request, ModelInstance.TerminationReason.OOM_KILLED
+    )
+
+    with mock.patch.object(ModelClient, "run", side_effect=oom):
+        work_request_run(work_request_id=work_request.pk)
+
+    work_request.refresh_from_db()
+    assert work_request.status == Status.FAILED
+    assert work_request.attempts == 0
+    assert work_request.reason == "The model ran out of memory (its limit is 1Gi)."
+
+
+@pytest.mark.django_db
+def test_nested_nan_from_a_model_is_stored_as_empty(model):
+    work_request = _scheduled(model, "http://127.0.0.1:9", ["CCO"])
+    answer = [
+        {"v": float("nan"), "nested": {"x": float("inf"), "y": [float("-inf"), 1.5]}}
+    ]
+
+    with mock.patch.object(ModelClient, "run", return_value=answer):
+        work_request_run(work_request_id=work_request.pk)
+
+    work_request.refresh_from_db()
+    assert work_request.status == Status.COMPLETED
+    chunk = ResultChunk.objects.get(work_request=work_request)
+    assert chunk.records == [{"v": None, "nested": {"x": None, "y": [None, 1.5]}}]
+
+
+@pytest.mark.django_db
+def test_an_internal_error_fails_the_request_at_once_and_frees_the_instance(model):
+    work_request = _scheduled(model, "http://127.0.0.1:9", ["CCO"])
+
+    with (
+        mock.patch.object(ModelClient, "run", return_value=[{"v": 1}]),
+        mock.patch(
+            "workrequests.runner.ResultChunk.objects.create",
+            side_effect=RuntimeError("disk full"),
+        ),
+    ):
+        work_request_run(work_request_id=work_request.pk)
+
+    work_request.refresh_from_db()
+    assert work_request.status == Status.FAILED
+    assert work_request.reason == (
+        "The hub could not finish this request (an internal error)."
+    )
+    assert "disk" not in work_request.reason
+    work_request.instance.refresh_from_db()
+    assert work_request.instance.lease_key == ""
 
 
 @pytest.mark.django_db
