@@ -21,7 +21,7 @@ from django.utils.functional import cached_property
 
 from accounts.roles import is_admin
 from config.errors import DomainError
-from workrequests.admin_api import submitted_between
+from workrequests.dates import EARLIEST, LATEST, submitted_between
 from workrequests.models import WorkRequest
 from workrequests.selectors import work_requests_of_everyone
 from workrequests.services import work_request_cancel
@@ -100,7 +100,7 @@ class UserIdFilter(TypedInputFilter):
 
     def parse(self, value: str) -> int:
         number = int(value)
-        if number < 1:
+        if not 1 <= number < 2**63:
             raise ValueError(value)
         return number
 
@@ -124,10 +124,13 @@ class DateFromFilter(TypedInputFilter):
     title = "date from"
     parameter_name = "date_from"
     input_type = "date"
-    error = "give a date as YYYY-MM-DD."
+    error = f"give a date as YYYY-MM-DD, between {EARLIEST.year} and {LATEST.year}."
 
     def parse(self, value: str) -> date:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if not EARLIEST <= day <= LATEST:
+            raise ValueError(value)
+        return day
 
     def narrow(self, queryset: QuerySet[WorkRequest], value: Any) -> QuerySet[Any]:
         return submitted_between(queryset, value, None)

@@ -10,14 +10,13 @@ whole table.
 `DELETE /api/admin/result-cache/<model>/` clears one model's cache.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
@@ -28,33 +27,10 @@ from rest_framework.views import APIView
 from accounts.roles import IsAdminRole
 from models_registry.models import Model
 from workrequests.cache import CacheSummary, cache_clear, cache_summaries
+from workrequests.dates import FilterDateFilter, submitted_between
 from workrequests.models import WorkRequest
 from workrequests.selectors import work_requests_of_everyone
 from workrequests.summaries import durations, result_status
-
-
-def day_start(day: date) -> datetime:
-    """Midnight at the start of `day` in the site's time zone."""
-    return timezone.make_aware(
-        datetime.combine(day, time.min), timezone.get_current_timezone()
-    )
-
-
-def submitted_between(
-    requests: QuerySet[WorkRequest], date_from: date | None, date_to: date | None
-) -> QuerySet[WorkRequest]:
-    """Requests submitted on the days given, both included.
-
-    Compared as a range of instants, not by the date of each row, so the
-    index on `submitted_at` answers it.
-    """
-    if date_from is not None:
-        requests = requests.filter(submitted_at__gte=day_start(date_from))
-    if date_to is not None:
-        requests = requests.filter(
-            submitted_at__lt=day_start(date_to + timedelta(days=1))
-        )
-    return requests
 
 
 class AdminWorkRequestSerializer(serializers.ModelSerializer):
@@ -109,15 +85,17 @@ class DateRangeForm(forms.Form):
 
 
 class AdminWorkRequestFilter(django_filters.FilterSet):
-    user_id = django_filters.NumberFilter(field_name="user_id")
+    user_id = django_filters.NumberFilter(
+        field_name="user_id", min_value=1, max_value=2**63 - 1
+    )
     anonymous_id = django_filters.UUIDFilter(field_name="anonymous_id")
     model = django_filters.CharFilter(field_name="model_id")
     # No join can repeat a row, and DISTINCT would sort every match.
     status = django_filters.MultipleChoiceFilter(
         choices=WorkRequest.Status.choices, distinct=False
     )
-    date_from = django_filters.DateFilter(method="filter_dates")
-    date_to = django_filters.DateFilter(method="filter_dates")
+    date_from = FilterDateFilter(method="filter_dates")
+    date_to = FilterDateFilter(method="filter_dates")
 
     class Meta:
         model = WorkRequest

@@ -1,6 +1,7 @@
 """The work request API: submit, list your own, follow, download, cancel."""
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 import django_filters
@@ -18,6 +19,7 @@ from rest_framework.throttling import BaseThrottle
 
 from accounts.identity import owner_for_request
 from accounts.throttling import SUBMISSION_THROTTLES
+from workrequests.dates import FilterDateFilter, submitted_between
 from workrequests.models import WorkRequest
 from workrequests.results import render_csv, render_json, result_table
 from workrequests.selectors import work_request_inputs, work_requests_visible_to
@@ -88,16 +90,19 @@ class WorkRequestFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=WorkRequest.Status.choices, distinct=False
     )
-    submitted_from = django_filters.DateFilter(
-        field_name="submitted_at", lookup_expr="date__gte"
-    )
-    submitted_to = django_filters.DateFilter(
-        field_name="submitted_at", lookup_expr="date__lte"
-    )
+    submitted_from = FilterDateFilter(method="filter_dates")
+    submitted_to = FilterDateFilter(method="filter_dates")
 
     class Meta:
         model = WorkRequest
         fields = ["model", "status", "submitted_from", "submitted_to"]
+
+    def filter_dates(
+        self, queryset: QuerySet[WorkRequest], name: str, value: date
+    ) -> QuerySet[WorkRequest]:
+        if name == "submitted_from":
+            return submitted_between(queryset, value, None)
+        return submitted_between(queryset, None, value)
 
 
 class CSVResultRenderer(BaseRenderer):

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from models_registry.models import Model
+from workrequests.dates import FilterDateField
 from workrequests.models import WorkRequest
 from workrequests.stats import Period
 
@@ -126,10 +127,10 @@ class MyRequestsFilter(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "All statuses"), *WorkRequest.Status.choices], required=False
     )
-    submitted_from = forms.DateField(
+    submitted_from = FilterDateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    submitted_to = forms.DateField(
+    submitted_to = FilterDateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
@@ -144,10 +145,10 @@ class MyRequestsFilter(forms.Form):
 
 
 class StatsFilter(forms.Form):
-    date_from = forms.DateField(
+    date_from = FilterDateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = FilterDateField(
         label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     period = forms.ChoiceField(choices=Period.choices, required=False)

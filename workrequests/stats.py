@@ -21,7 +21,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -40,6 +40,7 @@ from django.db.models import (
 from django.db.models.functions import Greatest, Trunc
 from django.utils import timezone
 
+from workrequests.dates import submitted_between
 from workrequests.models import WorkRequest
 
 Status = WorkRequest.Status
@@ -94,22 +95,13 @@ def work_request_stats(
 
     Both dates are included. Ordered by model, then period.
     """
-    requests = _requests_between(date_from, date_to)
+    requests = submitted_between(WorkRequest.objects.all(), date_from, date_to)
     wanted = list(model_ids)
     if wanted:
         requests = requests.filter(model__in=wanted)
     if connection.vendor == "postgresql":
         return stats_in_sql(requests, period)
     return stats_in_python(requests, period)
-
-
-def _requests_between(date_from: date, date_to: date) -> QuerySet[WorkRequest]:
-    zone = timezone.get_current_timezone()
-    start = timezone.make_aware(datetime.combine(date_from, time.min), zone)
-    end = timezone.make_aware(
-        datetime.combine(date_to + timedelta(days=1), time.min), zone
-    )
-    return WorkRequest.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
 
 
 # --- PostgreSQL ----------------------------------------------------------

@@ -30,9 +30,9 @@ from accounts.roles import admin_required
 from accounts.throttling import submission_wait
 from models_registry.models import Model
 from models_registry.selectors import models_visible_to
-from workrequests.admin_api import submitted_between
 from workrequests.cache import cache_clear, cache_summaries
 from workrequests.charts import stats_charts
+from workrequests.dates import submitted_between
 from workrequests.forms import ConfirmForm, InputsForm, MyRequestsFilter, StatsFilter
 from workrequests.models import WorkRequest
 from workrequests.parsing import LineError, ParsedInputs
