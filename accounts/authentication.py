@@ -29,8 +29,15 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         parts = authentication.get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
+        if not parts:
             return None
+        if parts[0].lower() != self.keyword.lower().encode():
+            # Credentials of a kind we do not take (Bearer, Basic, ...) are
+            # refused rather than ignored: read as "no credentials", they
+            # would turn the script into a new anonymous visitor.
+            raise AuthenticationFailed(
+                "Send the token as 'Authorization: Token <key>'."
+            )
         if len(parts) != 2:
             raise AuthenticationFailed(
                 "Send the token as 'Authorization: Token <key>'."

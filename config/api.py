@@ -3,7 +3,9 @@
 import logging
 from typing import Any
 
-from rest_framework import status
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from rest_framework import parsers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -11,6 +13,24 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with messages that say what is wrong, and nothing more.
+
+    A body nested deeply enough to exhaust Python's recursion limit is a
+    client's mistake like any other malformed body, not a server error.
+    """
+
+    def parse(
+        self, stream: Any, media_type: Any = None, parser_context: Any = None
+    ) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("The JSON body is nested too deeply.")
+        except ParseError:
+            raise ParseError("The body is not valid JSON.")
 
 
 class PagePagination(PageNumberPagination):
@@ -35,6 +55,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=exc.http_status)
+
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "The request is too large."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):
+        # Too many fields, a malformed multipart body and the like.
+        return Response(
+            {"detail": "The request could not be read."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
 
     response = drf_exception_handler(exc, context)
     if response is not None:

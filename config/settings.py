@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -309,6 +310,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.api.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
@@ -401,6 +407,11 @@ MODEL_DEFAULT_JOB_TIMEOUT = env_int("MODEL_DEFAULT_JOB_TIMEOUT", 1800, minimum=1
 INPUT_HEADER_NAMES = env_list("INPUT_HEADER_NAMES", ["smiles", "input"])
 INPUT_MAX_LENGTH = env_int("INPUT_MAX_LENGTH", 2000, minimum=1)
 INPUT_MAX_UPLOAD_BYTES = env_int("INPUT_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1)
+# The largest body any request may have: room for the largest file, or for
+# the longest inputs URL-encoded (up to three times their size), and no more;
+# a bigger body is refused before it is read.
+MAX_REQUEST_BYTES = 3 * INPUT_MAX_UPLOAD_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
 # How jobs run: inputs are sent in chunks; a chunk that fails on the network is
 # retried, and a request whose instance is lost is queued again, a bounded

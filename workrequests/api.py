@@ -5,13 +5,14 @@ from datetime import date
 from typing import Any
 
 import django_filters
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,12 +20,14 @@ from rest_framework.throttling import BaseThrottle
 
 from accounts.identity import owner_for_request
 from accounts.throttling import SUBMISSION_THROTTLES
+from config.api import JSONParser
 from workrequests.dates import FilterDateFilter, submitted_between
 from workrequests.models import WorkRequest
 from workrequests.results import render_csv, render_json, result_table
 from workrequests.selectors import work_request_inputs, work_requests_visible_to
 from workrequests.services import (
     WorkRequestConflict,
+    check_upload_size,
     work_request_cancel,
     work_request_submit,
 )
@@ -181,17 +184,22 @@ class WorkRequestViewSet(
         submission = SubmissionSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
         data = submission.validated_data
-        upload = data["file"].read() if "file" in data else None
+        upload = None
+        if "file" in data:
+            check_upload_size(data["file"].size)
+            upload = data["file"].read()
 
-        owner = owner_for_request(request, create=True)
-        assert owner is not None
-        work_request = work_request_submit(
-            owner=owner,
-            model_id=data["model"],
-            inputs=data.get("inputs"),
-            upload=upload,
-            cache_opt_in=data["cache_opt_in"],
-        )
+        # A new anonymous identity is only kept with the request it was made for.
+        with transaction.atomic():
+            owner = owner_for_request(request, create=True)
+            assert owner is not None
+            work_request = work_request_submit(
+                owner=owner,
+                model_id=data["model"],
+                inputs=data.get("inputs"),
+                upload=upload,
+                cache_opt_in=data["cache_opt_in"],
+            )
         body = WorkRequestSerializer(work_request, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

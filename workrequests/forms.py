@@ -5,12 +5,12 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
 from models_registry.models import Model
 from workrequests.dates import FilterDateField
 from workrequests.models import WorkRequest
+from workrequests.services import WorkRequestError, check_upload_size
 from workrequests.stats import Period
 
 # The stats page groups at most this many days at once.
@@ -58,10 +58,10 @@ class InputsForm(forms.Form):
         upload = self.cleaned_data.get("file")
         if upload is None:
             return None
-        if upload.size > settings.INPUT_MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                f"The file is larger than {settings.INPUT_MAX_UPLOAD_BYTES} bytes."
-            )
+        try:
+            check_upload_size(upload.size)
+        except WorkRequestError as error:
+            raise forms.ValidationError(error.message)
         data: bytes = upload.read()
         return data
 

@@ -74,17 +74,22 @@ def parse_submission(
             raise WorkRequestError("Inputs must be a list of strings.", field="inputs")
         return parse_list(inputs, limit=model.input_limit)
     if upload is not None:
-        if len(upload) > settings.INPUT_MAX_UPLOAD_BYTES:
-            raise WorkRequestError(
-                f"The file is larger than {settings.INPUT_MAX_UPLOAD_BYTES} bytes.",
-                field="file",
-            )
+        check_upload_size(len(upload))
         decoded, error = decode_upload(upload)
         if error is not None:
             raise WorkRequestError(str(error), field="file")
         text = decoded
     assert text is not None
     return parse_text(text, limit=model.input_limit)
+
+
+def check_upload_size(size: int) -> None:
+    """Refuse a file over the limit; callers check before reading it."""
+    if size > settings.INPUT_MAX_UPLOAD_BYTES:
+        raise WorkRequestError(
+            f"The file is larger than {settings.INPUT_MAX_UPLOAD_BYTES} bytes.",
+            field="file",
+        )
 
 
 def work_request_submit(
