@@ -68,8 +68,12 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    username = serializers.CharField(help_text="Your username or email address.")
-    password = serializers.CharField(trim_whitespace=False, write_only=True)
+    username = serializers.CharField(
+        max_length=254, help_text="Your username or email address."
+    )
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, write_only=True
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -4,9 +4,13 @@ from typing import Any
 
 from allauth.account import forms as allauth_forms
 from django import forms
+from django.core.validators import MaxLengthValidator
 
 from accounts.models import User
 from accounts.services import SignupErrors, signup_errors
+
+# The longest username or email address anyone can sign in with.
+LOGIN_MAX_LENGTH = 254
 
 # The service names the password "password"; the page asks for it twice.
 _FORM_FIELD = {"username": "username", "email": "email", "password": "password1"}
@@ -74,6 +78,10 @@ class LoginForm(allauth_forms.LoginForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["login"].label = "Username or email"
+        # No username or email is longer; a longer one is refused before it
+        # reaches a database lookup.
+        self.fields["login"].max_length = LOGIN_MAX_LENGTH
+        self.fields["login"].validators.append(MaxLengthValidator(LOGIN_MAX_LENGTH))
 
 
 class DeleteAccountForm(forms.Form):

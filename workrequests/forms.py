@@ -97,7 +97,7 @@ class ConfirmForm(forms.Form):
     def clean_inputs(self) -> list[object]:
         try:
             inputs = json.loads(self.cleaned_data["inputs"])
-        except ValueError:
+        except (ValueError, RecursionError):
             inputs = None
         if not isinstance(inputs, list):
             raise forms.ValidationError(

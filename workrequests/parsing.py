@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 _REPORTED_ERRORS = 20
+# Reading stops after this many bad lines, or once there are more inputs
+# than the model accepts: a huge file of junk costs no more than a small one.
+_COLLECTED_ERRORS = 100
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class ParsedInputs:
     skipped_blank: int = 0
     errors: list[LineError] = field(default_factory=list)
     limit_error: str | None = None
+    stopped_early: bool = False
 
     @property
     def is_valid(self) -> bool:
@@ -53,7 +57,12 @@ class ParsedInputs:
         if self.errors:
             shown = " ".join(str(error) for error in self.errors[:_REPORTED_ERRORS])
             more = len(self.errors) - _REPORTED_ERRORS
-            suffix = f" And {more} more lines." if more > 0 else ""
+            if self.stopped_early:
+                suffix = " And more lines after these."
+            elif more > 0:
+                suffix = f" And {more} more lines."
+            else:
+                suffix = ""
             return f"Some lines cannot be inputs. {shown}{suffix}"
         if self.limit_error:
             return self.limit_error
@@ -62,6 +71,8 @@ class ParsedInputs:
 
 def decode_upload(data: bytes) -> tuple[str | None, LineError | None]:
     """UTF-8 text of an uploaded file, or the line where it stops being text."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, LineError(1, "the file is UTF-16 text; save it as UTF-8.")
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         return None, LineError(line, "the file holds binary data, not text.")
@@ -79,7 +90,9 @@ def parse_text(text: str, *, limit: int) -> ParsedInputs:
     header_seen = False
     known = {name.lower() for name in settings.INPUT_HEADER_NAMES}
 
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
+        if _should_stop(result, limit):
+            break
         if not line.strip():
             result.skipped_blank += 1
             continue
@@ -115,6 +128,8 @@ def parse_list(values: list[object], *, limit: int) -> ParsedInputs:
     """Inputs given as a JSON list: one string per input, no header."""
     result = ParsedInputs()
     for number, value in enumerate(values, start=1):
+        if _should_stop(result, limit):
+            break
         if not isinstance(value, str):
             result.errors.append(LineError(number, "each input must be a string."))
             continue
@@ -131,20 +146,40 @@ def parse_list(values: list[object], *, limit: int) -> ParsedInputs:
     return result
 
 
+def _lines(text: str) -> list[str]:
+    """The lines of `text`, ended by LF, CRLF or a lone CR and nothing else.
+
+    `str.splitlines` would also break at form feeds, vertical tabs, file
+    separators and Unicode line separators, hiding control characters that
+    make a line unacceptable, and numbering the lines after them wrongly.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _should_stop(result: ParsedInputs, limit: int) -> bool:
+    if len(result.errors) >= _COLLECTED_ERRORS:
+        result.stopped_early = True
+    return result.stopped_early or len(result.inputs) > limit
+
+
 def _line_problem(line: str) -> str | None:
     if len(line.strip()) > settings.INPUT_MAX_LENGTH:
         return f"longer than {settings.INPUT_MAX_LENGTH} characters."
     for character in line:
         if character == "\t":
             continue
-        if unicodedata.category(character) in {"Cc", "Cs", "Co", "Cn"}:
+        if unicodedata.category(character) in {"Cc", "Cs", "Co", "Cn", "Zl", "Zp"}:
             return "holds control or binary characters."
     return None
 
 
 def _cells(line: str) -> list[str] | None:
     try:
-        rows = list(csv.reader([line]))
+        # Strict, so that an unclosed quote is an error, not an input.
+        rows = list(csv.reader([line], strict=True))
     except csv.Error:
         return None
     return rows[0] if rows else [""]
@@ -153,6 +188,5 @@ def _cells(line: str) -> list[str] | None:
 def _check_limit(result: ParsedInputs, limit: int) -> None:
     if len(result.inputs) > limit:
         result.limit_error = (
-            f"This model accepts at most {limit} inputs per request; "
-            f"{len(result.inputs)} were given."
+            f"This model accepts at most {limit} inputs per request; more were given."
         )

@@ -260,3 +260,10 @@ def test_the_password_pages_speak_the_sites_language(client, db):
     assert "Reset your password" in reset
     assert "Send the link" in reset
     assert "contact us" not in reset
+
+
+def test_the_login_page_refuses_an_absurdly_long_username(client, db):
+    response = client.post("/accounts/login/", {"login": "a" * 60_000, "password": "x"})
+
+    assert response.status_code == 200
+    assert "at most 254 characters" in response.content.decode()

@@ -227,3 +227,14 @@ def test_admin_apis_answer_401_403_or_200_by_credentials(owner, admin_user):
     assert user.status_code == 403
     assert user.json() == {"detail": "This needs the admin role."}
     assert admin.status_code == 200
+
+
+def test_an_absurdly_long_username_is_refused_before_any_lookup(client, db):
+    from rest_framework.test import APIClient
+
+    response = APIClient().post(
+        "/api/auth/token/", {"username": "a" * 60_000, "password": "x"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "username" in response.json()

@@ -336,8 +336,14 @@ def test_every_changelist_filter_narrows_the_list(admin_page, requests, model):
     [
         ("user_id=alice", "User id: give a user&#x27;s number, such as 42."),
         ("anonymous_id=123", "Anonymous identity id: give the identity&#x27;s UUID"),
-        ("date_from=2031-13-01", "Date from: give a date as YYYY-MM-DD, between 1900 and 9000."),
-        ("date_to=tomorrow", "Date to: give a date as YYYY-MM-DD, between 1900 and 9000."),
+        (
+            "date_from=2031-13-01",
+            "Date from: give a date as YYYY-MM-DD, between 1900 and 9000.",
+        ),
+        (
+            "date_to=tomorrow",
+            "Date to: give a date as YYYY-MM-DD, between 1900 and 9000.",
+        ),
     ],
 )
 def test_bad_changelist_filters_say_so_and_list_nothing(

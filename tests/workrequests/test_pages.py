@@ -135,7 +135,7 @@ def test_too_many_inputs_are_refused_before_submitting(owner_page):
     response = _preview(owner_page, model, text="A\nB\nC\nD\n")
 
     page = response.content.decode()
-    assert "This model accepts at most 3 inputs per request; 4 were given." in page
+    assert "This model accepts at most 3 inputs per request; more were given." in page
     assert 'id="confirm-form"' not in page
 
 
@@ -638,3 +638,17 @@ def test_the_preview_rounds_floats_for_reading_only():
     assert _cell(-0.0014000000000000123) == "-0.0014"
     assert _cell(3) == "3"
     assert _cell(None) == ""
+
+
+def test_a_mangled_confirm_step_asks_to_preview_again(client, db):
+    from tests.factories import ModelFactory
+
+    ModelFactory(id="describe")
+    inputs = "[" * 100_000 + "]" * 100_000
+
+    response = client.post(
+        "/requests/new/", {"confirm": "1", "model": "describe", "inputs": inputs}
+    )
+
+    assert response.status_code == 400
+    assert "preview the inputs again" in response.content.decode()

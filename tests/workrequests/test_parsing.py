@@ -60,7 +60,7 @@ def test_it_rejects_more_inputs_than_the_limit():
 
     assert not parsed.is_valid
     assert parsed.error_summary() == (
-        "This model accepts at most 3 inputs per request; 4 were given."
+        "This model accepts at most 3 inputs per request; more were given."
     )
 
 
@@ -150,3 +150,57 @@ def test_the_summary_reads_as_sentences():
         "Some lines cannot be inputs. Line 1: holds control or binary characters. "
         "Line 3: holds control or binary characters."
     )
+
+
+@pytest.mark.parametrize("separator", ["\x0b", "\x0c", "\x1c", "\x85", "\u2028"])
+def test_line_separators_other_than_newlines_are_control_characters(separator):
+    parsed = parse_text(f"CCO\nCC{separator}O\nCCN\n", limit=10)
+
+    assert [str(error) for error in parsed.errors] == [
+        "Line 2: holds control or binary characters."
+    ]
+
+
+def test_lines_end_at_lf_crlf_or_a_lone_cr():
+    parsed = parse_text("CCO\rCCN\r\nO\nC", limit=10)
+
+    assert parsed.inputs == ["CCO", "CCN", "O", "C"]
+    assert parsed.skipped_blank == 0
+
+
+def test_a_quoted_field_cannot_hold_a_line_break():
+    parsed = parse_text('smiles,name\n"CCO","line1\nline2"\nCC,y\n', limit=10)
+
+    assert not parsed.is_valid
+    assert "Line 2: the line is not valid CSV." in parsed.error_summary()
+
+
+def test_an_unclosed_quote_is_not_an_input():
+    parsed = parse_text('smiles\n"CCO\n', limit=10)
+
+    assert [str(error) for error in parsed.errors] == [
+        "Line 2: the line is not valid CSV."
+    ]
+
+
+def test_reading_stops_soon_after_the_limit_is_passed():
+    parsed = parse_text("CCO\n" * 2_000_000, limit=3)
+
+    assert parsed.inputs == ["CCO"] * 4
+    assert parsed.error_summary() == (
+        "This model accepts at most 3 inputs per request; more were given."
+    )
+
+
+def test_reading_stops_after_a_hundred_bad_lines():
+    parsed = parse_text("\x01\n" * 1_000_000, limit=10)
+
+    assert len(parsed.errors) == 100
+    assert parsed.error_summary().endswith("And more lines after these.")
+
+
+def test_a_utf16_file_is_named_as_such():
+    text, error = decode_upload("smiles\nCCO\n".encode("utf-16"))
+
+    assert text is None
+    assert str(error) == "Line 1: the file is UTF-16 text; save it as UTF-8."
