@@ -4,7 +4,8 @@ Both downloads have the same columns: `input` first, then the model's output
 columns in the order the model declares them (then any other key a model
 returned, in the order first seen), then `error`. Floats keep full
 precision: Python writes the shortest text that reads back as the same
-number.
+number. In the CSV, text that a spreadsheet would run as a formula is
+quoted so that it shows as text.
 """
 
 import csv
@@ -73,7 +74,7 @@ def result_table(work_request: WorkRequest, inputs: list[str]) -> dict[str, Any]
 def render_csv(table: dict[str, Any]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(table["columns"])
+    writer.writerow([_text(name) for name in table["columns"]])
     for row in table["rows"]:
         writer.writerow([_cell(row[name]) for name in table["columns"]])
     return buffer.getvalue()
@@ -90,6 +91,23 @@ def _cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return _text(json.dumps(value, ensure_ascii=False))
+    return _text(str(value))
+
+
+def _text(value: str) -> str:
+    """Text a spreadsheet will show as text, never run as a formula.
+
+    Spreadsheets treat a cell starting with =, +, -, @ or a tab as a formula,
+    so text from a model or a user that starts so gets a leading quote,
+    which spreadsheets hide. Numbers are written as numbers.
+    """
+    if value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
