@@ -1,7 +1,7 @@
 """modelhub settings, read from the environment with embedded defaults.
 
 With nothing set, the platform runs on one machine with no server installed:
-SQLite, kombu's filesystem broker, the local-memory cache and local model
+SQLite, kombu's filesystem broker, a cache in files and local model
 instances. Setting DATABASE_URL, REDIS_URL and INSTANCE_BACKEND moves the same
 code onto PostgreSQL, Redis and a cluster. Every variable is listed, with its
 default, in `.env.example` and in the README.
@@ -157,7 +157,15 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # A cache in files, not in each process's memory: the web server runs
+    # several processes, and sessions that were ended, abuse counters and
+    # the like must look the same from all of them.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
     BROKER_DIR = DATA_DIR / "broker"
     for _folder in ("messages", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)

@@ -23,3 +23,5 @@ urlpatterns = [
 
 # allauth answers its pages' rate limits with this view (429 + Retry-After).
 handler429 = "accounts.views.too_many_requests"
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

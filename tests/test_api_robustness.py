@@ -90,3 +90,17 @@ def test_credentials_of_another_scheme_are_refused_not_ignored(
         "detail": "Send the token as 'Authorization: Token <key>'."
     }
     assert not WorkRequest.objects.exists()
+
+
+def test_an_unknown_api_path_answers_in_json(api_client, db):
+    response = api_client.get("/api/work-requests/1.0/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_an_unknown_page_answers_in_html(client, db):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -19,5 +19,5 @@ def test_text_that_a_spreadsheet_would_run_is_quoted():
     lines = render_csv(table).splitlines()
 
     assert lines[0] == "input,'=cmd|' /C calc'!A0,error"
-    assert lines[1] == "'=1+2,\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1)"
+    assert lines[1] == '\'=1+2,"\'=HYPERLINK(""http://x"")",\'@SUM(A1)'
     assert lines[2] == "CCO,-0.5,"

@@ -46,8 +46,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["output"] and not options["wait"]:
+        output: Path | None = options["output"]
+        if output and not options["wait"]:
             raise CommandError("--output writes the results, so it needs --wait.")
+        if output and (output.is_dir() or not output.parent.is_dir()):
+            raise CommandError(
+                f"Cannot write {output}: give a file in a folder that exists."
+            )
+        if options["timeout"] <= 0:
+            raise CommandError("--timeout must be more than zero seconds.")
         path: Path = options["file"]
         try:
             data = path.read_bytes()
@@ -82,19 +89,23 @@ class Command(BaseCommand):
 
         table = result_table(work_request, work_request_inputs(work_request))
         csv_text = render_csv(table)
-        if options["output"]:
-            options["output"].write_text(csv_text, encoding="utf-8", newline="")
-            self.stderr.write(
-                self.style.SUCCESS(
-                    f"Wrote {len(table['rows'])} rows to {options['output']}."
+        if output:
+            try:
+                output.write_text(csv_text, encoding="utf-8", newline="")
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot write {output}: {error.strerror}. The results stay "
+                    f"downloadable from work request {work_request.pk}."
                 )
+            self.stderr.write(
+                self.style.SUCCESS(f"Wrote {len(table['rows'])} rows to {output}.")
             )
         else:
             self.stdout.write(csv_text, ending="")
 
     def _owner(self, username: str | None) -> Owner:
         if username:
-            user = User.objects.filter(username=username).first()
+            user = User.objects.filter(username__iexact=username).first()
             if user is None:
                 raise CommandError(f"There is no user called {username!r}.")
             return Owner(user=user)
