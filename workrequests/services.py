@@ -47,7 +47,8 @@ def model_for_submission(model_id: Any) -> Model:
         raise WorkRequestError("Choose a model.", field="model")
     model = Model.objects.filter(pk=model_id).first()
     if model is None:
-        raise WorkRequestError(f"There is no model called {model_id!r}.", field="model")
+        shown = model_id if len(model_id) <= 64 else model_id[:64] + "…"
+        raise WorkRequestError(f"There is no model called {shown!r}.", field="model")
     if not model.enabled:
         raise WorkRequestError(
             f"The model {model_id!r} is not available at the moment.", field="model"
