@@ -30,6 +30,9 @@ def bench_environment(
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "benchmark-only-secret-key",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Benchmarks talk plain HTTP on loopback; a secure-only cookie would
+        # never be sent back.
+        "SESSION_COOKIE_SECURE": "false",
         "MODELHUB_DATA_DIR": str(ROOT / "var" / "bench"),
         "LOG_LEVEL": "WARNING",
     }
