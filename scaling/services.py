@@ -78,6 +78,8 @@ def dispatch(*, now: datetime | None = None) -> DispatchReport:
                 still_open.append(model)
         open_models = still_open
 
+    # Runs start here, once, for requests placed on a ready instance just now
+    # and for those whose instance became ready since the last dispatch.
     report.runs = start_ready_runs()
     return report
 
@@ -98,7 +100,11 @@ def _place_next(model: Model, now: datetime) -> WorkRequest | None:
         instance = instance_lease_idle(model=model, lease_key=key)
         if instance is not None:
             deadline = now + READY_RUN_GRACE
-        elif _lock_model(model) and instance_capacity_left(model=model) > 0:
+        else:
+            _lock_model(model)
+            if instance_capacity_left(model=model) == 0:
+                transaction.set_rollback(True)
+                return None
             instance = instance_request(model=model, lease_key=key)
             _record_decision(
                 model, instance, ScalingDecision.Action.START, "queued work"
@@ -106,9 +112,6 @@ def _place_next(model: Model, now: datetime) -> WorkRequest | None:
             deadline = now + timedelta(
                 seconds=model.schedule_timeout + model.ready_timeout
             )
-        else:
-            transaction.set_rollback(True)
-            return None
 
         claimed = WorkRequest.objects.filter(
             pk=work_request.pk, status=Status.QUEUED
@@ -122,8 +125,6 @@ def _place_next(model: Model, now: datetime) -> WorkRequest | None:
         if not claimed:
             transaction.set_rollback(True)
             return None
-        if instance.state == InstanceState.READY:
-            transaction.on_commit(lambda: _enqueue_run(work_request.pk), robust=True)
 
     logger.info(
         "Work request scheduled",
@@ -149,9 +150,8 @@ def _claim_oldest(model: Model) -> WorkRequest | None:
     return queued.first()
 
 
-def _lock_model(model: Model) -> bool:
-    locked = Model.objects.select_for_update().filter(pk=model.pk).values_list("pk")
-    return bool(list(locked))
+def _lock_model(model: Model) -> None:
+    list(Model.objects.select_for_update().filter(pk=model.pk).values_list("pk"))
 
 
 def _enqueue_run(work_request_id: int) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.rdkit_reference import rdkit_values
 from tests.stack import ROOT, running_stack, stack_logs
 
 SMILES = [
@@ -49,23 +50,6 @@ def _manage(env: dict[str, str], *arguments: str, timeout: float = 180):
     )
 
 
-def _expected(smiles: str) -> dict[str, float] | None:
-    from rdkit import Chem
-    from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
-
-    molecule = Chem.MolFromSmiles(smiles)
-    if molecule is None:
-        return None
-    return {
-        "molecular_weight": Descriptors.MolWt(molecule),
-        "logp": Crippen.MolLogP(molecule),
-        "tpsa": rdMolDescriptors.CalcTPSA(molecule),
-        "h_bond_donors": Lipinski.NumHDonors(molecule),
-        "h_bond_acceptors": Lipinski.NumHAcceptors(molecule),
-        "qed": QED.qed(molecule),
-    }
-
-
 @pytest.mark.slow
 def test_the_embedded_stack_computes_a_small_file(tmp_path):
     env = _embedded_environment(tmp_path / "data")
@@ -91,7 +75,7 @@ def test_the_embedded_stack_computes_a_small_file(tmp_path):
         "h_bond_donors", "h_bond_acceptors", "qed", "error",
     ]  # fmt: skip
     for row, smiles in zip(rows, SMILES, strict=True):
-        expected = _expected(smiles)
+        expected = rdkit_values(smiles)
         if expected is None:
             assert row["error"]
             assert row["molecular_weight"] == ""

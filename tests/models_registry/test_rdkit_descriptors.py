@@ -9,12 +9,13 @@ import pytest
 import rdkit
 from django.conf import settings
 from rdkit import Chem
-from rdkit.Chem import QED, Crippen, Descriptors, Lipinski, rdMolDescriptors
+from rdkit.Chem import Descriptors
 
 from models_registry.builtin import rdkit_descriptors
 from models_registry.builtin.definitions import RDKIT_DESCRIPTORS
 from models_registry.serving.app import load_app
 from models_registry.serving.server import make_server
+from tests.rdkit_reference import rdkit_values
 
 COLUMNS = [
     "molecular_weight",
@@ -25,24 +26,12 @@ COLUMNS = [
     "qed",
 ]
 EXAMPLES = Path(settings.BASE_DIR) / "examples" / "drugs.csv"
-SHARED_SMILES = Path("/work/shared/data/smiles_100.csv")
+SHARED_SMILES = Path(settings.BASE_DIR).parent / "shared" / "data" / "smiles_100.csv"
 
 
 def example_rows() -> list[dict[str, str]]:
     with EXAMPLES.open(newline="") as file:
         return list(csv.DictReader(file))
-
-
-def rdkit_values(smiles: str) -> dict[str, float]:
-    molecule = Chem.MolFromSmiles(smiles)
-    return {
-        "molecular_weight": Descriptors.MolWt(molecule),
-        "logp": Crippen.MolLogP(molecule),
-        "tpsa": rdMolDescriptors.CalcTPSA(molecule),
-        "h_bond_donors": Lipinski.NumHDonors(molecule),
-        "h_bond_acceptors": Lipinski.NumHAcceptors(molecule),
-        "qed": QED.qed(molecule),
-    }
 
 
 def assert_matches_rdkit(smiles_list, records):
